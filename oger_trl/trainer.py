@@ -1,0 +1,480 @@
+"""`OGERTrainer`: TRL's `GRPOTrainer` with offline teacher completions spliced into the groups, an exploration reward
+for diverging from them, and LUFFY's policy-shaping loss on teacher tokens.
+
+The trainer only wires the pure functions of `exploration` and `shaping` to five TRL hooks (see DESIGN.md 2.1):
+- `_generate_and_score_completions`: keeps the dataset rows for `_generate`, adds `sample_source` to the batch;
+- `_generate`: divergence of the online completions, gathered decision per group, local splice;
+- `_get_per_token_logps_and_entropies`: pass-through that takes H_last from TRL's own no-grad pass when it runs and
+  hands the loss forward's log-probs to `_compute_loss`;
+- `_calculate_rewards`: fills the `oger_exploration` reward column;
+- `_compute_loss`: TRL's loss with teacher advantages zeroed, plus the shaping term on teacher tokens.
+Groups may span processes: every decision is a pure function of gathered data, every collective runs on every process.
+"""
+
+import contextlib
+import logging
+import textwrap
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass
+from enum import IntEnum
+
+import torch
+from accelerate.utils import gather_object
+from datasets import Dataset
+from transformers import ProcessorMixin
+from trl import GRPOTrainer
+from trl.extras.profiling import profiling_context
+from trl.models.utils import disable_gradient_checkpointing
+from trl.trainer.utils import get_config_model_id, pad
+
+from .config import OGERConfig
+from .data import validate_oger_dataset
+from .encoder import SentenceEncoder
+from .exploration import (
+    divergence_from_similarity,
+    draw_teachers,
+    exploration_reward,
+    group_rng,
+    last_token_entropy,
+    mean_teacher_similarity,
+    rows_to_replace,
+)
+from .shaping import aggregate_like_trl, policy_shaping_loss
+from .teacher_cache import TeacherEmbeddings
+
+logger = logging.getLogger(__name__)
+
+EXPLORATION_REWARD_NAME = "oger_exploration"
+
+OGER_CITATION = textwrap.dedent("""\
+    @article{ma2026oger,
+        title        = {{OGER: A Robust Offline-Guided Exploration Reward for Hybrid Reinforcement Learning}},
+        author       = {Xinyu Ma and Mingzhou Xu and Xuebo Liu and Chang Jin and Qiang Wang and Derek F. Wong and Min Zhang},
+        year         = 2026,
+        eprint       = {arXiv:2604.18530},
+    }""")
+
+
+class SampleSource(IntEnum):
+    """Where a completion of a hybrid group comes from; carried through TRL's shuffle and split as `sample_source`."""
+
+    POLICY = 0
+    TEACHER = 1
+
+
+@dataclass(frozen=True)
+class TeacherSet:
+    """One prompt's teacher completions and their names."""
+
+    texts: tuple[str, ...]
+    names: tuple[str, ...]
+
+
+@dataclass
+class _GenerationRecord:
+    """What OGER learns about the local rows of one generation batch, from `_generate` until the batch is scored."""
+
+    prompt_ids: list[list[int]]
+    sources: list[str]  # "policy" or "teacher:<name>"
+    divergence: torch.Tensor  # (B_local,) D of the online rows; NaN for teacher rows and prompts without teachers
+    entropies: torch.Tensor | None = None  # (B_local, C) from TRL's no-grad pass, when it ran
+
+    @property
+    def is_policy(self) -> torch.Tensor:
+        return torch.tensor([source == "policy" for source in self.sources])
+
+
+def oger_exploration(completions: list, **kwargs) -> list[None]:
+    """Placeholder reward column: TRL scores it as NaN, `OGERTrainer._calculate_rewards` fills in the exploration
+    reward. Being a reward column, it gets TRL's weighting, metrics, completion-table column and NaN handling."""
+    return [None] * len(completions)
+
+
+def completion_text(completion: str | list[dict]) -> str:
+    """The text of a completion as TRL's `_generate` returns it (a string, or one assistant message)."""
+    if isinstance(completion, str):
+        return completion
+    return completion[0].get("content") or ""
+
+
+class OGERTrainer(GRPOTrainer):
+    """Trainer for OGER (Offline-Guided Exploration Reward, [arXiv 2604.18530](https://huggingface.co/papers/2604.18530)).
+
+    Takes the arguments of [`GRPOTrainer`] plus an optional `encoder`; `args` must be an [`OGERConfig`]. Datasets follow
+    the OGER contract (TRL's prompt format plus a teacher-completions column, see `oger_trl.data`). `reward_funcs` are
+    the verifiable rewards R_m (e.g. `trl.rewards.accuracy_reward`): they score online and teacher completions alike,
+    and the exploration reward is added as an extra column named `oger_exploration`.
+
+    Args:
+        encoder (`SentenceEncoder`, *optional*):
+            The frozen sentence encoder measuring divergence. Built from the `encoder_*` fields of `args` when None.
+    """
+
+    _tag_names = ["trl", "grpo", "oger"]
+    _name = "OGER"
+    _paper = {
+        "title": "OGER: A Robust Offline-Guided Exploration Reward for Hybrid Reinforcement Learning",
+        "id": "2604.18530",
+        "citation": OGER_CITATION + "\n\n" + GRPOTrainer._paper["citation"],
+    }
+
+    def __init__(
+        self,
+        model,
+        reward_funcs=None,
+        args: OGERConfig | None = None,
+        train_dataset=None,
+        eval_dataset=None,
+        processing_class=None,
+        reward_processing_classes=None,
+        callbacks=None,
+        optimizers=(None, None),
+        quantization_config=None,
+        peft_config=None,
+        tools=None,
+        rollout_func=None,
+        environment_factory=None,
+        encoder: SentenceEncoder | None = None,
+    ):
+        if args is None:
+            model_name = model if isinstance(model, str) else get_config_model_id(model.config)
+            args = OGERConfig(f"{model_name.split('/')[-1]}-OGER")
+        if not isinstance(args, OGERConfig):
+            raise TypeError(f"OGERTrainer needs `args` to be an OGERConfig, got {type(args).__name__}.")
+        _reject_unsupported_inputs(tools, rollout_func, environment_factory, processing_class)
+        for name, dataset in _named_datasets(train_dataset, eval_dataset):
+            summary = validate_oger_dataset(
+                dataset,
+                name=name,
+                teacher_column=args.teacher_completions_column,
+                sources_column=args.teacher_sources_column,
+            )
+            if summary is not None:
+                logger.info(
+                    f"{name}: {summary.num_rows} prompts, {summary.num_teacher_completions} teacher completions, "
+                    f"{summary.rows_without_teachers} prompts without teachers (trained as plain GRPO)."
+                )
+        reward_funcs, reward_processing_classes = _with_exploration_column(reward_funcs, reward_processing_classes)
+        # Built before the policy: GRPOTrainer seeds the RNGs in its __init__, so the encoder never shifts sampling.
+        self.encoder = encoder or SentenceEncoder(
+            args.encoder_name_or_path,
+            max_length=args.encoder_max_length,
+            long_text=args.encoder_long_text,
+            batch_size=args.encoder_batch_size,
+            device=args.encoder_device or args.device,
+        )
+        with _exploration_weight_appended(args):
+            super().__init__(
+                model,
+                reward_funcs=reward_funcs,
+                args=args,
+                train_dataset=train_dataset,
+                eval_dataset=eval_dataset,
+                processing_class=processing_class,
+                reward_processing_classes=reward_processing_classes,
+                callbacks=callbacks,
+                optimizers=optimizers,
+                quantization_config=quantization_config,
+                peft_config=peft_config,
+            )
+        if self._is_vlm:
+            raise ValueError(_UNSUPPORTED_VISION)
+        self.exploration_column = len(self.reward_funcs) - 1
+        self.teacher_embeddings = TeacherEmbeddings(self.encoder, args.teacher_cache_dir)
+        with self.accelerator.local_main_process_first():  # one process per node encodes, the others load its file
+            for _, dataset in _named_datasets(train_dataset, eval_dataset):
+                if isinstance(dataset, Dataset):
+                    self.teacher_embeddings.add_dataset(dataset, args.teacher_completions_column)
+        self._pending_rows: list[dict] | None = None
+        self._record: _GenerationRecord | None = None
+        self._entropy_probe = False
+        self._loss_logps: list[torch.Tensor] | None = None
+
+    # --- hook 1: carry the dataset rows in and the sample source out ------------------------------------------------
+    def _generate_and_score_completions(self, inputs: list[dict]) -> dict:
+        self._pending_rows = inputs
+        try:
+            output = super()._generate_and_score_completions(inputs)
+            sources = [SampleSource.POLICY if s == "policy" else SampleSource.TEACHER for s in self._record.sources]
+        finally:
+            self._pending_rows, self._record, self._entropy_probe = None, None, False
+        output["sample_source"] = torch.tensor(sources, dtype=torch.long, device=self.accelerator.device)
+        return output
+
+    # --- hook 2: divergence and splice ------------------------------------------------------------------------------
+    def _generate(self, prompts: list):
+        result = list(super()._generate(prompts))
+        prompt_ids, completions = result[0], result[3]
+        teachers = [self._teachers_of(row) for row in self._pending_rows]
+        with profiling_context(self, "OGER.divergence"):
+            divergence = self._divergence(completions, teachers)
+        all_divergence = self.accelerator.gather(divergence.to(self.accelerator.device)).cpu()
+        sources = ["policy"] * len(completions)
+        if self.model.training and self.args.num_offline_per_group > 0:
+            with profiling_context(self, "OGER.splice"):
+                self._splice(all_divergence, teachers, result, sources)
+        is_policy = torch.tensor([source == "policy" for source in sources])
+        self._record = _GenerationRecord(prompt_ids, sources, divergence.masked_fill(~is_policy, float("nan")))
+        self._entropy_probe = self._trl_runs_old_logps_pass()
+        return tuple(result)
+
+    def _teachers_of(self, row: dict) -> TeacherSet:
+        texts = tuple(row.get(self.args.teacher_completions_column) or ())
+        names = row.get(self.args.teacher_sources_column) or [str(j) for j in range(len(texts))]
+        return TeacherSet(texts, tuple(names))
+
+    def _divergence(self, completions: list, teachers: list[TeacherSet]) -> torch.Tensor:
+        """D of each local completion against its prompt's teachers (NaN without teachers)."""
+        online = self.encoder.encode([completion_text(c) for c in completions])
+        per_row = []  # consecutive rows of a group share their teachers: embed each set once
+        for i, teacher_set in enumerate(teachers):
+            if i > 0 and teacher_set == teachers[i - 1]:
+                per_row.append(per_row[-1])
+            else:
+                per_row.append(self.teacher_embeddings.lookup(list(teacher_set.texts)))
+        similarity = mean_teacher_similarity(online, torch.cat(per_row), [len(t.texts) for t in teachers])
+        return divergence_from_similarity(similarity)
+
+    def _splice(self, all_divergence: torch.Tensor, teachers: list[TeacherSet], result: list, sources: list[str]):
+        """Replace, in every group with teachers, k online completions by teacher completions.
+
+        The choice of rows depends only on the gathered divergences and the group's (seed, step, index) stream, so the
+        processes that share a group agree on it; each process then rewrites only the rows it holds.
+        """
+        _, completion_ids, _, completions, logprobs, *_ = result
+        num_local, n = len(completions), self.num_generations
+        first = self.accelerator.process_index * num_local  # global index of the first local row
+        spliced_divergence, splices, short_groups = [], Counter(), 0
+        for group in range(first // n, (first + num_local - 1) // n + 1):
+            teacher_set = teachers[max(group * n - first, 0)]
+            if not teacher_set.texts:
+                continue
+            token_ids = {}
+
+            def fits(j: int, texts=teacher_set.texts, token_ids=token_ids) -> bool:
+                token_ids[j] = self._teacher_token_ids(texts[j])
+                return len(token_ids[j]) <= self.max_completion_length
+
+            rng = group_rng(self.args.seed, self.state.global_step, group)
+            chosen = draw_teachers(rng, len(teacher_set.texts), self.args.num_offline_per_group, fits)
+            slots = rows_to_replace(
+                all_divergence[group * n : (group + 1) * n], len(chosen), self.args.replacement_strategy, rng
+            )
+            short_groups += len(chosen) < self.args.num_offline_per_group and group * n >= first
+            for slot, j in zip(slots, chosen, strict=True):
+                i = group * n + slot - first
+                if not 0 <= i < num_local:
+                    continue  # another process holds this row and makes the same replacement
+                text, name = teacher_set.texts[j], teacher_set.names[j]
+                spliced_divergence.append(all_divergence[group * n + slot].item())
+                completion_ids[i] = token_ids[j]
+                completions[i] = [{"role": "assistant", "content": text}] if isinstance(completions[i], list) else text
+                if logprobs is not None:  # vLLM: NaN sampling log-probs give teacher rows an IS ratio of exactly 1
+                    logprobs[i] = [float("nan")] * len(token_ids[j])
+                sources[i] = f"teacher:{name}"
+                splices[name] += 1
+        self._log_splice_metrics(spliced_divergence, splices, short_groups)
+
+    def _teacher_token_ids(self, text: str) -> list[int]:
+        """Teacher text as completion ids: no special tokens added, ending with EOS like a terminated completion."""
+        ids = self._tokenizer(text, add_special_tokens=False)["input_ids"]
+        return ids if ids and ids[-1] in self.eos_token_ids else [*ids, self.eos_token_ids[0]]
+
+    def _log_splice_metrics(self, spliced_divergence: list[float], splices: Counter, short_groups: int) -> None:
+        device = self.accelerator.device
+        stats = torch.tensor([sum(spliced_divergence), len(spliced_divergence), short_groups], device=device)
+        total, count, short = self.accelerator.gather(stats.unsqueeze(0)).sum(0).tolist()
+        metrics = self._metrics["train"]
+        metrics["oger/divergence/spliced_mean"].append(total / count if count else float("nan"))
+        metrics["oger/groups_short_of_teachers"].append(short)
+        all_splices = sum((Counter(c) for c in gather_object([dict(splices)])), Counter())
+        for name, value in sorted(all_splices.items()):
+            metrics[f"oger/splices/{name}"].append(value)
+
+    def _trl_runs_old_logps_pass(self) -> bool:
+        """Whether `_generate_and_score_completions` runs its no-grad log-prob pass (TRL 1.16's condition)."""
+        generate_every = self.args.steps_per_generation * self.num_iterations
+        return self.args.gradient_accumulation_steps % generate_every != 0 or (
+            self.use_vllm and self.vllm_importance_sampling_correction
+        )
+
+    # --- hook 3: H_last from TRL's forward, log-probs for the shaping term --------------------------------------------
+    def _get_per_token_logps_and_entropies(
+        self, model, input_ids, attention_mask, logits_to_keep, batch_size=None, compute_entropy=False, **kwargs
+    ):
+        if self._entropy_probe:
+            # The first forward after `_generate` is TRL's no-grad pass over the hybrid batch: with entropies it also
+            # gives H_last, sparing an extra forward.
+            self._entropy_probe = False
+            logps, entropies, aux = super()._get_per_token_logps_and_entropies(
+                model, input_ids, attention_mask, logits_to_keep, batch_size, True, **kwargs
+            )
+            self._record.entropies = entropies
+            return logps, entropies if compute_entropy else None, aux
+        outputs = super()._get_per_token_logps_and_entropies(
+            model, input_ids, attention_mask, logits_to_keep, batch_size, compute_entropy, **kwargs
+        )
+        if self._loss_logps is not None:
+            self._loss_logps.append(outputs[0])
+        return outputs
+
+    def _entropy_forward(self, prompt_ids: list[list[int]], completion_ids: list[list[int]]) -> torch.Tensor:
+        """Per-token entropies of the policy over the local rows: one no-grad forward, on every process."""
+        device = self.accelerator.device
+        pad_id = self._tokenizer.pad_token_id
+        prompts = pad([torch.tensor(p) for p in prompt_ids], pad_id, "left", self.pad_to_multiple_of)
+        completions = pad([torch.tensor(c) for c in completion_ids], pad_id, "right", self.pad_to_multiple_of)
+        masks = [
+            pad([torch.ones(len(x), dtype=torch.long) for x in ids], 0, side, self.pad_to_multiple_of)
+            for ids, side in ((prompt_ids, "left"), (completion_ids, "right"))
+        ]
+        batch_size = (
+            self.args.per_device_train_batch_size if self.model.training else self.args.per_device_eval_batch_size
+        )
+        with torch.no_grad(), disable_gradient_checkpointing(self.model, self.args.gradient_checkpointing_kwargs):
+            _, entropies, _ = self._get_per_token_logps_and_entropies(
+                self.model,
+                torch.cat([prompts, completions], dim=1).to(device),
+                torch.cat(masks, dim=1).to(device),
+                completions.size(1),
+                batch_size=batch_size,
+                compute_entropy=True,
+            )
+        return entropies
+
+    def _last_token_entropies(self, completion_ids: list[list[int]]) -> torch.Tensor:
+        record = self._record
+        entropies = record.entropies
+        if entropies is None:
+            with profiling_context(self, "OGER.entropy_forward"):
+                entropies = self._entropy_forward(record.prompt_ids, completion_ids)
+        h_last = last_token_entropy(entropies, torch.tensor([len(ids) for ids in completion_ids])).cpu()
+        if self.mask_truncated_completions:  # TRL drops these rows from attention and loss: no entropy to speak of
+            truncated = torch.tensor([ids[-1] not in self.eos_token_ids for ids in completion_ids])
+            h_last = h_last.masked_fill(truncated, float("nan"))
+        return h_last
+
+    # --- hook 4: the exploration reward column ----------------------------------------------------------------------
+    def _calculate_rewards(self, inputs, prompts, completions, completion_ids_list):
+        rewards = super()._calculate_rewards(inputs, prompts, completions, completion_ids_list)
+        record = self._record
+        h_last = self._last_token_entropies(completion_ids_list)
+        local = torch.stack([record.divergence, h_last, record.is_policy.float()], dim=1).to(rewards.device)
+        divergence, h_all, is_policy = self.accelerator.gather(local).unbind(1)
+        is_policy = is_policy.bool()
+        verifiable_columns = rewards[:, : self.exploration_column]
+        weights = self.reward_weights[: self.exploration_column].to(rewards.device)
+        verifiable = (verifiable_columns * weights).nansum(1)
+        verifiable[torch.isnan(verifiable_columns).all(1)] = float("nan")
+        bonus = exploration_reward(
+            divergence, h_all, verifiable, is_policy, self.args.exploration_coef, self.args.entropy_modulation
+        )
+        rewards[:, self.exploration_column] = bonus
+        self._log_reward_metrics(divergence, h_all, is_policy, verifiable, bonus)
+        self._log_completion_extra("source", record.sources)
+        self._log_completion_extra("divergence", record.divergence.tolist())
+        self._log_completion_extra("entropy_last", h_last.tolist())
+        return rewards
+
+    def _log_reward_metrics(self, divergence, h_last, is_policy, verifiable, bonus) -> None:
+        mode = "train" if self.model.training else "eval"
+        n = self.num_generations if mode == "train" else self.num_generations_eval
+        metrics = self._metrics[mode]
+        metrics["oger/divergence/mean"].append(torch.nanmean(divergence[is_policy]).item())
+        metrics["oger/entropy_last/mean"].append(torch.nanmean(h_last[is_policy]).item())
+        metrics["oger/exploration_reward/mean"].append(torch.nanmean(bonus[is_policy]).item())
+        metrics["oger/offline_frac"].append((~is_policy).float().mean().item())
+        metrics["oger/offline_reward/mean"].append(torch.nanmean(verifiable[~is_policy]).item())
+        no_teachers = torch.isnan(divergence).view(-1, n).all(1)  # every online row of the group lacks teachers
+        metrics["oger/groups_without_teachers"].append(no_teachers.sum().item())
+
+    # --- hook 5: the loss -------------------------------------------------------------------------------------------
+    def _compute_loss(self, model, inputs):
+        advantages = inputs["advantages"]
+        offline = (inputs["sample_source"] != SampleSource.POLICY).unsqueeze(1)  # (B, 1)
+        online_advantages = advantages.masked_fill(offline if advantages.dim() == 2 else offline.squeeze(1), 0.0)
+        with self._capture_loss_logps() as captured:
+            loss = super()._compute_loss(model, {**inputs, "advantages": online_advantages})
+        if len(captured) != 1:
+            raise RuntimeError(f"Expected one policy forward in GRPOTrainer._compute_loss, saw {len(captured)}.")
+        mask = inputs["completion_mask"] * inputs.get("tool_mask", 1)
+        per_token = policy_shaping_loss(captured[0], advantages, self.args.off_policy_shaping_gamma) * offline
+        training = self.model.training
+        shaping = aggregate_like_trl(
+            per_token,
+            mask,
+            self.loss_type,
+            max_completion_length=self.max_completion_length,
+            num_items_in_batch=inputs["num_items_in_batch"],
+            num_processes=self.accelerator.num_processes,
+            gradient_accumulation_steps=self.current_gradient_accumulation_steps,
+            steps_per_generation=self.args.steps_per_generation,
+            training=training,
+        )
+        mode = "train" if training else "eval"
+        self._metrics[mode]["oger/shaping_loss"].append(self.accelerator.gather(shaping.detach()).mean().item())
+        return loss + shaping
+
+    @contextlib.contextmanager
+    def _capture_loss_logps(self) -> Iterator[list[torch.Tensor]]:
+        self._loss_logps = []
+        try:
+            yield self._loss_logps
+        finally:
+            self._loss_logps = None
+
+
+_UNSUPPORTED_VISION = (
+    "OGERTrainer supports text-only models: its last-token entropy pass and teacher splicing are text-only. Pass a "
+    "tokenizer as `processing_class` (not a multimodal processor), or train vision-language models with GRPOTrainer."
+)
+
+
+def _reject_unsupported_inputs(tools, rollout_func, environment_factory, processing_class) -> None:
+    for value, name, why in (
+        (tools, "tools", "tool calls interleave non-policy tokens with the completions OGER compares and replaces"),
+        (rollout_func, "rollout_func", "OGER needs TRL's own generation to splice teacher completions after it"),
+        (environment_factory, "environment_factory", "environments turn completions into multi-turn rollouts"),
+    ):
+        if value is not None:
+            raise ValueError(f"OGERTrainer does not support `{name}`: {why}. Remove `{name}` or use GRPOTrainer.")
+    if isinstance(processing_class, ProcessorMixin):
+        raise ValueError(_UNSUPPORTED_VISION)
+
+
+def _named_datasets(train_dataset, eval_dataset) -> list[tuple[str, object]]:
+    named = [("train_dataset", train_dataset)] if train_dataset is not None else []
+    if isinstance(eval_dataset, dict):
+        named += [(f"eval_dataset['{key}']", dataset) for key, dataset in eval_dataset.items()]
+    elif eval_dataset is not None:
+        named.append(("eval_dataset", eval_dataset))
+    return named
+
+
+def _with_exploration_column(reward_funcs, reward_processing_classes) -> tuple[list, list]:
+    """The user's verifiable rewards plus the `oger_exploration` placeholder column (always last)."""
+    if reward_funcs is None or reward_funcs == []:
+        raise ValueError(
+            "OGERTrainer needs at least one verifiable reward function (e.g. `trl.rewards.accuracy_reward`): teacher "
+            "completions are scored by it and the exploration reward is proportional to it."
+        )
+    reward_funcs = list(reward_funcs) if isinstance(reward_funcs, list) else [reward_funcs]
+    if reward_processing_classes is not None:
+        if not isinstance(reward_processing_classes, list):
+            reward_processing_classes = [reward_processing_classes]
+        reward_processing_classes = [*reward_processing_classes, None]
+    return [*reward_funcs, oger_exploration], reward_processing_classes
+
+
+@contextlib.contextmanager
+def _exploration_weight_appended(args: OGERConfig) -> Iterator[None]:
+    """Let GRPOTrainer see a weight for the exploration column (1: its scale is `exploration_coef`), without changing
+    the user's `reward_weights` for good."""
+    user_weights = args.reward_weights
+    if user_weights is not None:
+        args.reward_weights = [*user_weights, 1.0]
+    try:
+        yield
+    finally:
+        args.reward_weights = user_weights

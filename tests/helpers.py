@@ -1,0 +1,136 @@
+"""Offline building blocks shared by the tests and their subprocess scripts: a tiny Qwen2 policy with a tokenizer
+trained in-process, a synthetic arithmetic dataset with teacher completions, and small reward functions."""
+
+import random
+
+import torch
+from datasets import Dataset
+from tokenizers import Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
+from transformers import GenerationConfig, PreTrainedTokenizerFast, Qwen2Config, Qwen2ForCausalLM
+
+CHAT_TEMPLATE = (
+    "{%- for message in messages %}"
+    "{{- '<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>' + '\\n' }}"
+    "{%- endfor %}{%- if add_generation_prompt %}{{- '<|im_start|>assistant\\n' }}{%- endif %}"
+)
+SPECIALS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
+QWEN2_PRETOKENIZE_REGEX = r"""(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"""
+WORDS = ["we", "add", "the", "numbers", "so", "answer", "is", "total", "sum", "first", "then", "apples", "books", "coins", "each", "has", "more"]
+
+
+def arithmetic_problems(n: int, seed: int = 0) -> list[tuple[int, int]]:
+    rng = random.Random(seed)
+    return [(rng.randint(1, 40), rng.randint(1, 40)) for _ in range(n)]
+
+
+def teacher_solutions(a: int, b: int) -> tuple[list[str], list[str]]:
+    """Three teachers: two correct in different styles, one wrong (it must score 0)."""
+    return (
+        [
+            f"We add {a} and {b}. The sum is {a + b}, so the answer is \\boxed{{{a + b}}}.",
+            f"First {a}, then {b} more: {a} + {b} = {a + b}. \\boxed{{{a + b}}}",
+            f"The total is {a} times {b}, which is \\boxed{{{a * b + 1}}}.",
+        ],
+        ["alice", "bob", "carol"],
+    )
+
+
+def arithmetic_dataset(n: int = 8, seed: int = 0, conversational: bool = True, no_teacher_rows: tuple = ()) -> Dataset:
+    rows = []
+    for i, (a, b) in enumerate(arithmetic_problems(n, seed)):
+        question = f"What is {a} + {b}?"
+        texts, names = teacher_solutions(a, b)
+        if i in no_teacher_rows:
+            texts, names = [], []
+        rows.append(
+            {
+                "prompt": [{"role": "user", "content": question}] if conversational else question,
+                "solution": str(a + b),
+                "teacher_completions": texts,
+                "teacher_sources": names,
+            }
+        )
+    return Dataset.from_list(rows)
+
+
+def corpus() -> list[str]:
+    rng = random.Random(1)
+    lines = []
+    for a, b in arithmetic_problems(300, seed=2):
+        texts, _ = teacher_solutions(a, b)
+        lines += [f"What is {a} + {b}?", *texts, " ".join(rng.choices(WORDS, k=12))]
+    return lines
+
+
+def build_tokenizer(vocab_size: int = 512) -> PreTrainedTokenizerFast:
+    tok = Tokenizer(models.BPE())
+    tok.normalizer = normalizers.NFC()
+    tok.pre_tokenizer = pre_tokenizers.Sequence(
+        [
+            pre_tokenizers.Split(Regex(QWEN2_PRETOKENIZE_REGEX), behavior="isolated", invert=False),
+            pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
+        ]
+    )
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=vocab_size,
+        special_tokens=SPECIALS,
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,
+    )
+    tok.train_from_iterator(corpus(), trainer=trainer)
+    hf = PreTrainedTokenizerFast(
+        tokenizer_object=tok, eos_token="<|im_end|>", pad_token="<|endoftext|>", padding_side="left"
+    )
+    hf.chat_template = CHAT_TEMPLATE
+    return hf
+
+
+def build_model(tokenizer, seed: int = 0, hidden: int = 64) -> Qwen2ForCausalLM:
+    torch.manual_seed(seed)
+    config = Qwen2Config(
+        vocab_size=len(tokenizer),
+        hidden_size=hidden,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        intermediate_size=2 * hidden,
+        max_position_embeddings=1024,
+        tie_word_embeddings=True,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+        bos_token_id=None,
+    )
+    model = Qwen2ForCausalLM(config)
+    model.generation_config = GenerationConfig(
+        eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id, do_sample=True
+    )
+    return model
+
+
+def digit_reward(completions, **kwargs) -> list[float]:
+    """A verifiable-style reward that a random policy does earn: the share of digits among the first 10 characters."""
+    texts = [c if isinstance(c, str) else c[0]["content"] for c in completions]
+    return [sum(ch.isdigit() for ch in text[:10]) / 10 for text in texts]
+
+
+def base_config_kwargs(output_dir, cache_dir, **overrides) -> dict:
+    kwargs = dict(
+        output_dir=str(output_dir),
+        teacher_cache_dir=str(cache_dir),
+        use_cpu=True,
+        bf16=False,
+        report_to="none",
+        save_strategy="no",
+        gradient_checkpointing=False,
+        disable_dropout=True,
+        per_device_train_batch_size=4,
+        num_generations=4,
+        max_completion_length=24,
+        max_steps=2,
+        logging_steps=1,
+        learning_rate=1e-2,
+        seed=0,
+    )
+    kwargs.update(overrides)
+    return kwargs

@@ -15,7 +15,25 @@ CHAT_TEMPLATE = (
 )
 SPECIALS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
 QWEN2_PRETOKENIZE_REGEX = r"""(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"""
-WORDS = ["we", "add", "the", "numbers", "so", "answer", "is", "total", "sum", "first", "then", "apples", "books", "coins", "each", "has", "more"]
+WORDS = [
+    "we",
+    "add",
+    "the",
+    "numbers",
+    "so",
+    "answer",
+    "is",
+    "total",
+    "sum",
+    "first",
+    "then",
+    "apples",
+    "books",
+    "coins",
+    "each",
+    "has",
+    "more",
+]
 
 
 def arithmetic_problems(n: int, seed: int = 0) -> list[tuple[int, int]]:
@@ -35,11 +53,15 @@ def teacher_solutions(a: int, b: int) -> tuple[list[str], list[str]]:
     )
 
 
-def arithmetic_dataset(n: int = 8, seed: int = 0, conversational: bool = True, no_teacher_rows: tuple = ()) -> Dataset:
+def arithmetic_dataset(
+    n: int = 8, seed: int = 0, conversational: bool = True, no_teacher_rows: tuple = (), wrong_teacher: bool = True
+) -> Dataset:
     rows = []
     for i, (a, b) in enumerate(arithmetic_problems(n, seed)):
         question = f"What is {a} + {b}?"
         texts, names = teacher_solutions(a, b)
+        if not wrong_teacher:
+            texts, names = texts[:2], names[:2]
         if i in no_teacher_rows:
             texts, names = [], []
         rows.append(
@@ -108,10 +130,10 @@ def build_model(tokenizer, seed: int = 0, hidden: int = 64) -> Qwen2ForCausalLM:
     return model
 
 
-def digit_reward(completions, **kwargs) -> list[float]:
-    """A verifiable-style reward that a random policy does earn: the share of digits among the first 10 characters."""
+def letter_reward(completions, **kwargs) -> list[float]:
+    """A verifiable-style reward that a random policy does earn: the share of ASCII letters in the first 10 characters."""
     texts = [c if isinstance(c, str) else c[0]["content"] for c in completions]
-    return [sum(ch.isdigit() for ch in text[:10]) / 10 for text in texts]
+    return [sum(ch.isascii() and ch.isalpha() for ch in text[:10]) / 10 for text in texts]
 
 
 def base_config_kwargs(output_dir, cache_dir, **overrides) -> dict:
@@ -126,7 +148,7 @@ def base_config_kwargs(output_dir, cache_dir, **overrides) -> dict:
         disable_dropout=True,
         per_device_train_batch_size=4,
         num_generations=4,
-        max_completion_length=24,
+        max_completion_length=32,
         max_steps=2,
         logging_steps=1,
         learning_rate=1e-2,
@@ -134,3 +156,64 @@ def base_config_kwargs(output_dir, cache_dir, **overrides) -> dict:
     )
     kwargs.update(overrides)
     return kwargs
+
+
+def make_trainer(tmp_path, tokenizer, encoder, dataset=None, reward_funcs=None, model_seed=0, **overrides):
+    """An OGERTrainer over the tiny policy and the synthetic arithmetic data."""
+    from trl.rewards import accuracy_reward
+
+    from oger_trl import OGERConfig, OGERTrainer
+
+    args = OGERConfig(**base_config_kwargs(tmp_path / "out", tmp_path / "cache", **overrides))
+    return OGERTrainer(
+        build_model(tokenizer, seed=model_seed),
+        reward_funcs=reward_funcs or [accuracy_reward, letter_reward],
+        args=args,
+        train_dataset=dataset if dataset is not None else arithmetic_dataset(8),
+        processing_class=tokenizer,
+        encoder=encoder,
+    )
+
+
+def record_online_generation(trainer, rows):
+    """Run one generation batch through `trainer`, recording TRL's own (pre-splice) completions on the way."""
+    import copy
+    from unittest.mock import patch
+
+    from trl import GRPOTrainer
+
+    recorded = {}
+    original = GRPOTrainer._generate
+
+    def spy(self, prompts):
+        result = original(self, prompts)
+        recorded["prompt_ids"] = copy.deepcopy(result[0])
+        recorded["completion_ids"] = copy.deepcopy(result[1])
+        recorded["completions"] = copy.deepcopy(result[3])
+        return result
+
+    with patch.object(GRPOTrainer, "_generate", spy):
+        output = trainer._generate_and_score_completions(rows)
+    return recorded, output
+
+
+def unpadded(ids_row, mask_row) -> list[int]:
+    return ids_row[mask_row.bool()].tolist()
+
+
+def reference_divergence(encoder, online_texts: list[str], teacher_texts: list[str]) -> list[float]:
+    """D_i = clamp(1 - mean_j cos(online_i, teacher_j)) computed directly from fresh encodings."""
+    import numpy as np
+
+    online = encoder.encode(online_texts).double().numpy()
+    teachers = encoder.encode(teacher_texts).double().numpy()
+    return np.clip(1 - (online @ teachers.T).mean(1), 0, 1).tolist()
+
+
+def reference_last_entropy(model, prompt_ids: list[int], completion_ids: list[int], temperature: float = 1.0) -> float:
+    """Entropy (nats) of softmax(logits / T) at the step that produced the last completion token: a plain forward."""
+    ids = torch.tensor([prompt_ids + completion_ids])
+    with torch.no_grad():
+        logits = model(input_ids=ids).logits[0, len(prompt_ids) + len(completion_ids) - 2] / temperature
+    logp = torch.log_softmax(logits.double(), -1)
+    return float(-(logp.exp() * logp).sum())

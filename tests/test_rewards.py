@@ -1,0 +1,116 @@
+"""The exploration reward column (DESIGN.md section 1, steps 4-5) against an independent computation: divergence from
+fresh encodings, last-token entropy from a plain forward of the policy, verifiable reward from the reward columns."""
+
+import math
+from unittest.mock import patch
+
+import pytest
+from helpers import (
+    arithmetic_dataset,
+    base_config_kwargs,
+    build_model,
+    letter_reward,
+    make_trainer,
+    record_online_generation,
+    reference_divergence,
+    reference_last_entropy,
+)
+from trl import GRPOConfig, GRPOTrainer
+from trl.rewards import accuracy_reward
+
+from oger_trl.trainer import completion_text
+
+# TRL runs its own no-grad log-prob pass when gradient_accumulation_steps % steps_per_generation != 0
+OWN_FORWARD = dict(gradient_accumulation_steps=2)
+TRL_PASS = dict(gradient_accumulation_steps=1, steps_per_generation=2)
+
+
+@pytest.mark.parametrize("geometry", [OWN_FORWARD, TRL_PASS], ids=["own-forward", "trl-pass"])
+@pytest.mark.parametrize("modulation", ["exp_neg", "none"])
+def test_online_rows_earn_coef_times_divergence_times_confidence_times_reward(
+    tmp_path, tokenizer, encoder, geometry, modulation
+):
+    coef = 3.0
+    trainer = make_trainer(
+        tmp_path, tokenizer, encoder, exploration_coef=coef, entropy_modulation=modulation, **geometry
+    )
+    trainer.model.train()
+    rows = next(iter(trainer.get_train_dataloader()))
+    recorded, _ = record_online_generation(trainer, rows)
+    logs = trainer._logs
+    checked = 0
+    for i, row in enumerate(rows):
+        if logs["extra"]["source"][i] != "policy":
+            assert logs["rewards"]["oger_exploration"][i] == 0.0
+            continue
+        text = completion_text(recorded["completions"][i])
+        (divergence,) = reference_divergence(encoder, [text], row["teacher_completions"])
+        h_last = reference_last_entropy(trainer.model, recorded["prompt_ids"][i], recorded["completion_ids"][i])
+        verifiable = logs["rewards"]["accuracy_reward"][i] + logs["rewards"]["letter_reward"][i]
+        g = math.exp(-h_last) if modulation == "exp_neg" else 1.0
+        assert logs["extra"]["divergence"][i] == pytest.approx(divergence, abs=1e-5)
+        assert logs["extra"]["entropy_last"][i] == pytest.approx(h_last, abs=1e-4)
+        assert logs["rewards"]["oger_exploration"][i] == pytest.approx(coef * divergence * g * verifiable, abs=1e-5)
+        checked += verifiable > 0
+    assert checked > 0  # some online rows did earn a bonus
+
+
+def count_logp_passes(trainer) -> int:
+    calls = []
+    original = GRPOTrainer._get_per_token_logps_and_entropies
+
+    def counting(self, *args, **kwargs):
+        calls.append(kwargs.get("compute_entropy"))
+        return original(self, *args, **kwargs)
+
+    trainer.model.train()
+    rows = next(iter(trainer.get_train_dataloader()))
+    with patch.object(GRPOTrainer, "_get_per_token_logps_and_entropies", counting):
+        trainer._generate_and_score_completions(rows)
+    return len(calls)
+
+
+@pytest.mark.parametrize(("geometry", "extra"), [(OWN_FORWARD, 1), (TRL_PASS, 0)], ids=["own-forward", "trl-pass"])
+def test_last_token_entropy_costs_no_extra_forward_when_trl_runs_its_logprob_pass(
+    tmp_path, tokenizer, encoder, geometry, extra
+):
+    grpo_kwargs = base_config_kwargs(tmp_path / "grpo", tmp_path / "cache", **geometry)
+    grpo_kwargs.pop("teacher_cache_dir")
+    grpo = GRPOTrainer(
+        build_model(tokenizer),
+        [accuracy_reward],
+        GRPOConfig(**grpo_kwargs),
+        arithmetic_dataset(8),
+        processing_class=tokenizer,
+    )
+    oger = make_trainer(tmp_path, tokenizer, encoder, **geometry)
+    assert count_logp_passes(oger) == count_logp_passes(grpo) + extra
+
+
+def test_rows_whose_reward_functions_all_return_none_stay_unscorable(tmp_path, tokenizer, encoder):
+    def abstain(completions, **kwargs):
+        return [None] * len(completions)
+
+    trainer = make_trainer(tmp_path, tokenizer, encoder, reward_funcs=[abstain], num_offline_per_group=0)
+    trainer.model.train()
+    _, output = record_online_generation(trainer, next(iter(trainer.get_train_dataloader())))
+    assert all(math.isnan(v) for v in trainer._logs["rewards"]["oger_exploration"])
+    assert output["advantages"].abs().sum() == 0  # TRL zeroes the advantage of unscorable rows, as in plain GRPO
+
+
+def test_reward_weights_weight_the_verifiable_reward_and_leave_the_users_list_unchanged(tmp_path, tokenizer, encoder):
+    trainer = make_trainer(tmp_path, tokenizer, encoder, reward_weights=[0.0, 2.0], num_offline_per_group=0)
+    assert trainer.args.reward_weights == [0.0, 2.0]
+    assert trainer.reward_weights.tolist() == [0.0, 2.0, 1.0]
+    assert trainer.reward_func_names == ["accuracy_reward", "letter_reward", "oger_exploration"]
+    trainer.model.train()
+    record_online_generation(trainer, next(iter(trainer.get_train_dataloader())))
+    logs = trainer._logs
+    for i, bonus in enumerate(logs["rewards"]["oger_exploration"]):
+        divergence, h_last = logs["extra"]["divergence"][i], logs["extra"]["entropy_last"][i]
+        expected = divergence * math.exp(-h_last) * 2.0 * logs["rewards"]["letter_reward"][i]
+        assert bonus == pytest.approx(expected, abs=1e-6)
+
+
+def test_letter_reward_is_a_real_signal():
+    assert letter_reward(["12 apples and pears", "1 + 2 = 3"]) == [0.6, 0.0]

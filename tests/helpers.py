@@ -158,7 +158,9 @@ def base_config_kwargs(output_dir, cache_dir, **overrides) -> dict:
     return kwargs
 
 
-def make_trainer(tmp_path, tokenizer, encoder, dataset=None, reward_funcs=None, model_seed=0, **overrides):
+def make_trainer(
+    tmp_path, tokenizer, encoder, dataset=None, reward_funcs=None, model_seed=0, eval_dataset=None, **overrides
+):
     """An OGERTrainer over the tiny policy and the synthetic arithmetic data."""
     from trl.rewards import accuracy_reward
 
@@ -170,6 +172,7 @@ def make_trainer(tmp_path, tokenizer, encoder, dataset=None, reward_funcs=None, 
         reward_funcs=reward_funcs or [accuracy_reward, letter_reward],
         args=args,
         train_dataset=dataset if dataset is not None else arithmetic_dataset(8),
+        eval_dataset=eval_dataset,
         processing_class=tokenizer,
         encoder=encoder,
     )

@@ -1,0 +1,99 @@
+"""Train OGER for a few steps (under torchrun, any number of processes) and dump what every generation batch decided.
+
+With `--canned`, TRL's sampling is replaced by completions that depend only on (global row, step), so runs with
+different process counts see the same generation batch and must make the same decisions.
+"""
+
+import argparse
+import json
+import os
+import re
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from helpers import arithmetic_dataset, base_config_kwargs, build_model, build_tokenizer, letter_reward
+from trl.rewards import accuracy_reward
+
+from oger_trl import OGERConfig, OGERTrainer, SentenceEncoder
+
+CANNED = [
+    "We add {a} and {b}. The sum is {s}, so the answer is \\boxed{{{s}}}.",
+    "apples books coins {a} more",
+    "First {a}, then {b} more: the total is \\boxed{{{s}}}",
+    "each has more so answer is {b}",
+    "The total is {a} plus {b}: \\boxed{{{s}}}.",
+]
+
+
+class RecordingTrainer(OGERTrainer):
+    canned = False
+
+    def _generate_single_turn(self, prompt_ids, images, multimodal_fields, num_generations, has_tool_images=False):
+        if not self.canned:
+            return super()._generate_single_turn(prompt_ids, images, multimodal_fields, num_generations)
+        first = self.accelerator.process_index * len(prompt_ids)
+        completions = []
+        for i, ids in enumerate(prompt_ids):
+            a, b = map(int, re.search(r"What is (\d+) \+ (\d+)", self._tokenizer.decode(ids)).groups())
+            template = CANNED[(first + i + 2 * self.state.global_step) % len(CANNED)]
+            text = template.format(a=a, b=b, s=a + b)
+            completions.append(self._tokenizer(text, add_special_tokens=False)["input_ids"] + [self.eos_token_ids[0]])
+        return completions, None
+
+    def _generate_and_score_completions(self, inputs):
+        output = super()._generate_and_score_completions(inputs)
+        n = self.args.generation_batch_size
+        self.batches.append(
+            {
+                "sources": list(self._logs["extra"]["source"])[-n:],
+                "accuracy": list(self._logs["rewards"]["accuracy_reward"])[-n:],
+                "bonus": list(self._logs["rewards"]["oger_exploration"])[-n:],
+                "advantages": list(self._logs["advantages"])[-n:],
+            }
+        )
+        return output
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--out", required=True)
+    parser.add_argument("--per-device-batch", type=int, required=True)
+    parser.add_argument("--canned", action="store_true")
+    parser.add_argument("--steps", type=int, default=2)
+    cli = parser.parse_args()
+
+    tokenizer = build_tokenizer()
+    args = OGERConfig(
+        **base_config_kwargs(
+            os.path.join(cli.out, "run"),
+            os.path.join(cli.out, "cache"),
+            per_device_train_batch_size=cli.per_device_batch,
+            gradient_accumulation_steps=2,
+            max_steps=cli.steps,
+            num_offline_per_group=1,
+        )
+    )
+    trainer = RecordingTrainer(
+        build_model(tokenizer),
+        reward_funcs=[accuracy_reward, letter_reward],
+        args=args,
+        train_dataset=arithmetic_dataset(12),
+        processing_class=tokenizer,
+        encoder=SentenceEncoder(max_length=128),
+    )
+    trainer.canned = cli.canned
+    trainer.batches = []
+    trainer.train()
+    if trainer.accelerator.is_main_process:
+        result = {
+            "world_size": trainer.accelerator.num_processes,
+            "batches": trainer.batches,
+            "losses": [h["loss"] for h in trainer.state.log_history if "loss" in h],
+        }
+        with open(os.path.join(cli.out, "result.json"), "w") as f:
+            json.dump(result, f)
+
+
+if __name__ == "__main__":
+    main()

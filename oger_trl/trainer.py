@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from enum import IntEnum
 
 import torch
-from accelerate.utils import gather_object
+from accelerate.utils import gather_object, is_peft_model
 from datasets import Dataset
 from transformers import ProcessorMixin
 from trl import GRPOTrainer
@@ -30,6 +30,7 @@ from trl.trainer.utils import get_config_model_id, pad
 
 from .config import OGERConfig
 from .data import validate_oger_dataset
+from .decoding_entropy import DecodingEntropyRecorder
 from .encoder import SentenceEncoder
 from .exploration import (
     divergence_from_similarity,
@@ -78,7 +79,7 @@ class _GenerationRecord:
     prompt_ids: list[list[int]]
     sources: list[str]  # "policy" or "teacher:<name>"
     divergence: torch.Tensor  # (B_local,) D of the online rows; NaN for teacher rows and prompts without teachers
-    entropies: torch.Tensor | None = None  # (B_local, C) from TRL's no-grad pass, when it ran
+    entropies: torch.Tensor | None = None  # (B_local, >= C) per-token entropies recorded without an extra forward
 
     @property
     def is_policy(self) -> torch.Tensor:
@@ -204,7 +205,10 @@ class OGERTrainer(GRPOTrainer):
 
     # --- hook 2: divergence and splice ------------------------------------------------------------------------------
     def _generate(self, prompts: list):
-        result = list(super()._generate(prompts))
+        source = self._entropy_source()
+        recorder = DecodingEntropyRecorder(self.temperature) if source == "decoding" else None
+        with recorder.attached(self._decoding_model()) if recorder else contextlib.nullcontext():
+            result = list(super()._generate(prompts))
         prompt_ids, completions = result[0], result[3]
         teachers = [self._teachers_of(row) for row in self._pending_rows]
         with profiling_context(self, "OGER.divergence"):
@@ -215,8 +219,13 @@ class OGERTrainer(GRPOTrainer):
             with profiling_context(self, "OGER.splice"):
                 self._splice(all_divergence, teachers, result, sources)
         is_policy = torch.tensor([source == "policy" for source in sources])
-        self._record = _GenerationRecord(prompt_ids, sources, divergence.masked_fill(~is_policy, float("nan")))
-        self._entropy_probe = self._trl_runs_old_logps_pass()
+        self._record = _GenerationRecord(
+            prompt_ids,
+            sources,
+            divergence.masked_fill(~is_policy, float("nan")),
+            recorder.entropies() if recorder else None,
+        )
+        self._entropy_probe = source == "trl_pass"
         return tuple(result)
 
     def _teachers_of(self, row: dict) -> TeacherSet:
@@ -292,12 +301,22 @@ class OGERTrainer(GRPOTrainer):
         for name, value in sorted(all_splices.items()):
             metrics[f"oger/splices/{name}"].append(value)
 
-    def _trl_runs_old_logps_pass(self) -> bool:
-        """Whether `_generate_and_score_completions` runs its no-grad log-prob pass (TRL 1.16's condition)."""
+    def _entropy_source(self) -> str:
+        """Where H_last comes from, cheapest first: TRL's own no-grad log-prob pass when it runs ("trl_pass"), the
+        logits seen while transformers decodes ("decoding"), else one no-grad forward ("forward")."""
         generate_every = self.args.steps_per_generation * self.num_iterations
-        return self.args.gradient_accumulation_steps % generate_every != 0 or (
+        if self.args.gradient_accumulation_steps % generate_every != 0 or (
             self.use_vllm and self.vllm_importance_sampling_correction
-        )
+        ):
+            return "trl_pass"
+        if not self.use_vllm and not self.use_transformers_continuous_batching:
+            return "decoding"
+        return "forward"
+
+    def _decoding_model(self) -> torch.nn.Module:
+        """The module whose forward `generate` calls at every step (under PEFT, the adapted base model)."""
+        model = self.accelerator.unwrap_model(self.model)
+        return model.get_base_model() if is_peft_model(model) else model
 
     # --- hook 3: H_last from TRL's forward, log-probs for the shaping term --------------------------------------------
     def _get_per_token_logps_and_entropies(
@@ -344,12 +363,16 @@ class OGERTrainer(GRPOTrainer):
         return entropies
 
     def _last_token_entropies(self, completion_ids: list[list[int]]) -> torch.Tensor:
+        """H_last of the local online rows (NaN for teacher rows), from the recorded entropies when every process has
+        them, otherwise from one no-grad forward that all processes run together."""
         record = self._record
+        lengths = torch.tensor([len(ids) for ids in completion_ids])
         entropies = record.entropies
-        if entropies is None:
+        missing = entropies is None or entropies.size(1) < lengths.max()
+        if self.accelerator.gather(torch.tensor([missing], device=self.accelerator.device)).any():
             with profiling_context(self, "OGER.entropy_forward"):
                 entropies = self._entropy_forward(record.prompt_ids, completion_ids)
-        h_last = last_token_entropy(entropies, torch.tensor([len(ids) for ids in completion_ids])).cpu()
+        h_last = last_token_entropy(entropies, lengths).cpu().masked_fill(~record.is_policy, float("nan"))
         if self.mask_truncated_completions:  # TRL drops these rows from attention and loss: no entropy to speak of
             truncated = torch.tensor([ids[-1] not in self.eos_token_ids for ids in completion_ids])
             h_last = h_last.masked_fill(truncated, float("nan"))

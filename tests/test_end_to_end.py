@@ -66,6 +66,6 @@ def test_training_runs_logs_every_oger_metric_and_extends_the_completion_table(t
         assert {"source", "divergence", "entropy_last", "oger_exploration"} <= set(table.columns)
         teacher = table["source"].str.startswith("teacher:")
         assert set(table["source"]) <= {"policy", "teacher:alice", "teacher:bob", "teacher:carol"}
-        assert table.loc[teacher, "divergence"].isna().all()
+        assert table.loc[teacher, ["divergence", "entropy_last"]].isna().all().all()
         assert table.loc[~teacher, "entropy_last"].notna().all()
         assert (table.loc[teacher, "oger_exploration"] == 0).all()

@@ -20,12 +20,16 @@ from trl.rewards import accuracy_reward
 
 from oger_trl.trainer import completion_text
 
-# TRL runs its own no-grad log-prob pass when gradient_accumulation_steps % steps_per_generation != 0
-OWN_FORWARD = dict(gradient_accumulation_steps=2)
+# The three sources of H_last: the logits seen while transformers decodes; TRL's own no-grad log-prob pass, which runs
+# when gradient_accumulation_steps % steps_per_generation != 0; one extra no-grad forward (continuous batching hides
+# the logits, as vLLM does).
+DECODING = dict(gradient_accumulation_steps=2)
 TRL_PASS = dict(gradient_accumulation_steps=1, steps_per_generation=2)
+FORWARD = dict(gradient_accumulation_steps=2, use_transformers_continuous_batching=True)
+SOURCES = pytest.mark.parametrize("geometry", [DECODING, TRL_PASS, FORWARD], ids=["decoding", "trl-pass", "forward"])
 
 
-@pytest.mark.parametrize("geometry", [OWN_FORWARD, TRL_PASS], ids=["own-forward", "trl-pass"])
+@SOURCES
 @pytest.mark.parametrize("modulation", ["exp_neg", "none"])
 def test_online_rows_earn_coef_times_divergence_times_confidence_times_reward(
     tmp_path, tokenizer, encoder, geometry, modulation
@@ -70,8 +74,10 @@ def count_logp_passes(trainer) -> int:
     return len(calls)
 
 
-@pytest.mark.parametrize(("geometry", "extra"), [(OWN_FORWARD, 1), (TRL_PASS, 0)], ids=["own-forward", "trl-pass"])
-def test_last_token_entropy_costs_no_extra_forward_when_trl_runs_its_logprob_pass(
+@pytest.mark.parametrize(
+    ("geometry", "extra"), [(DECODING, 0), (TRL_PASS, 0), (FORWARD, 1)], ids=["decoding", "trl-pass", "forward"]
+)
+def test_last_token_entropy_costs_an_extra_forward_only_when_no_pass_exposes_the_logits(
     tmp_path, tokenizer, encoder, geometry, extra
 ):
     grpo_kwargs = base_config_kwargs(tmp_path / "grpo", tmp_path / "cache", **geometry)

@@ -1,0 +1,77 @@
+"""GSM8K (MIT, github.com/openai/grade-school-math) in the OGER dataset contract.
+
+`example_model_solutions.jsonl` holds, for each GSM8K test problem, solutions from four OpenAI models with an
+`is_correct` flag: a small multi-teacher set. Their final `A: N` line becomes `\\boxed{N}`, the form math rewards parse,
+and calculator annotations (`<<3*4=12>>`) are removed.
+"""
+
+import json
+import re
+
+from datasets import Dataset
+
+GSM8K_TEACHERS = ("6b_finetuning", "6b_verification", "175b_finetuning", "175b_verification")
+INSTRUCTION = "Solve the problem step by step and put the final answer in \\boxed{}."
+_FINAL_ANSWER = re.compile(r"(?:^|\n)\s*(?:A:|####)\s*(?P<answer>[^\n]+?)\s*$")
+_CALCULATOR = re.compile(r"<<[^>]*>>")
+
+
+def final_answer(solution: str) -> str | None:
+    """The answer after the last `A:` or `####` line, without thousands separators; None when there is none."""
+    match = _FINAL_ANSWER.search(solution.strip())
+    return match.group("answer").replace(",", "") if match else None
+
+
+def boxed_solution(solution: str) -> str | None:
+    """A GSM8K-style solution rewritten to end in `The answer is \\boxed{N}.`; None when it has no final answer."""
+    answer = final_answer(solution)
+    if answer is None:
+        return None
+    body = _FINAL_ANSWER.sub("", _CALCULATOR.sub("", solution.strip())).rstrip()
+    return f"{body}\nThe answer is \\boxed{{{answer}}}."
+
+
+def gsm8k_prompt(question: str) -> list[dict]:
+    return [{"role": "user", "content": f"{question.strip()}\n{INSTRUCTION}"}]
+
+
+def read_jsonl(path: str) -> list[dict]:
+    with open(path, encoding="utf-8") as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+def gsm8k_teacher_dataset(path: str, correct_only: bool = True) -> Dataset:
+    """OGER rows from `example_model_solutions.jsonl`: the four models are the teachers (only their correct solutions
+    with `correct_only`, the default); `solution` is the gold answer."""
+    rows = []
+    for record in read_jsonl(path):
+        texts, names = [], []
+        for teacher in GSM8K_TEACHERS:
+            entry = record[teacher]
+            text = boxed_solution(entry["solution"])
+            if text is not None and (entry["is_correct"] or not correct_only):
+                texts.append(text)
+                names.append(teacher)
+        rows.append(
+            {
+                "prompt": gsm8k_prompt(record["question"]),
+                "solution": final_answer(record["ground_truth"]),
+                "teacher_completions": texts,
+                "teacher_sources": names,
+            }
+        )
+    return Dataset.from_list(rows)
+
+
+def gsm8k_dataset(path: str) -> Dataset:
+    """OGER rows from GSM8K's `train.jsonl` or `test.jsonl` (`#### N` answers): prompts and gold answers, no teachers."""
+    rows = [
+        {
+            "prompt": gsm8k_prompt(record["question"]),
+            "solution": final_answer(record["answer"]),
+            "teacher_completions": [],
+            "teacher_sources": [],
+        }
+        for record in read_jsonl(path)
+    ]
+    return Dataset.from_list(rows)

@@ -72,6 +72,21 @@ def rows_to_replace(divergence: torch.Tensor, k: int, strategy: str, rng: np.ran
     raise ValueError(f"Unknown replacement strategy {strategy!r}")
 
 
+def plan_group_splice(
+    divergence: torch.Tensor,
+    num_teachers: int,
+    k: int,
+    strategy: str,
+    rng: np.random.Generator,
+    fits: Callable[[int], bool],
+) -> list[tuple[int, int]]:
+    """One group's splice as (row within the group, teacher index) pairs: up to k distinct teachers that fit are drawn
+    first, then as many rows to replace (see `draw_teachers` and `rows_to_replace`). A pure function of its inputs,
+    so every process holding part of the group computes the same plan."""
+    teachers = draw_teachers(rng, num_teachers, k, fits)
+    return list(zip(rows_to_replace(divergence, len(teachers), strategy, rng), teachers, strict=True))
+
+
 def last_token_entropy(entropies: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
     """H_last_i = entropies[i, lengths_i - 1]: the entropy of the distribution that emitted the last completion token
     (the EOS of a terminated completion). NaN for empty completions.

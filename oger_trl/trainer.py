@@ -34,12 +34,11 @@ from .decoding_entropy import DecodingEntropyRecorder
 from .encoder import SentenceEncoder
 from .exploration import (
     divergence_from_similarity,
-    draw_teachers,
     exploration_reward,
     group_rng,
     last_token_entropy,
     mean_teacher_similarity,
-    rows_to_replace,
+    plan_group_splice,
 )
 from .shaping import aggregate_like_trl, policy_shaping_loss
 from .teacher_cache import TeacherEmbeddings
@@ -248,11 +247,10 @@ class OGERTrainer(GRPOTrainer):
     def _splice(self, all_divergence: torch.Tensor, teachers: list[TeacherSet], result: list, sources: list[str]):
         """Replace, in every group with teachers, k online completions by teacher completions.
 
-        The choice of rows depends only on the gathered divergences and the group's (seed, step, index) stream, so the
-        processes that share a group agree on it; each process then rewrites only the rows it holds.
+        The plan of a group depends only on the gathered divergences, its teachers and its (seed, step, index) stream,
+        so the processes that share a group agree on it; each process then rewrites only the rows it holds.
         """
-        _, completion_ids, _, completions, logprobs, *_ = result
-        num_local, n = len(completions), self.num_generations
+        num_local, n, k = len(sources), self.num_generations, self.args.num_offline_per_group
         first = self.accelerator.process_index * num_local  # global index of the first local row
         spliced_divergence, splices, short_groups = [], Counter(), 0
         for group in range(first // n, (first + num_local - 1) // n + 1):
@@ -266,23 +264,16 @@ class OGERTrainer(GRPOTrainer):
                 return len(token_ids[j]) <= self.max_completion_length
 
             rng = group_rng(self.args.seed, self.state.global_step, group)
-            chosen = draw_teachers(rng, len(teacher_set.texts), self.args.num_offline_per_group, fits)
-            slots = rows_to_replace(
-                all_divergence[group * n : (group + 1) * n], len(chosen), self.args.replacement_strategy, rng
-            )
-            short_groups += len(chosen) < self.args.num_offline_per_group and group * n >= first
-            for slot, j in zip(slots, chosen, strict=True):
+            divergence = all_divergence[group * n : (group + 1) * n]
+            plan = plan_group_splice(divergence, len(teacher_set.texts), k, self.args.replacement_strategy, rng, fits)
+            short_groups += len(plan) < k and group * n >= first  # counted once, by the holder of its first row
+            for slot, j in plan:
                 i = group * n + slot - first
-                if not 0 <= i < num_local:
-                    continue  # another process holds this row and makes the same replacement
-                text, name = teacher_set.texts[j], teacher_set.names[j]
-                spliced_divergence.append(all_divergence[group * n + slot].item())
-                completion_ids[i] = token_ids[j]
-                completions[i] = [{"role": "assistant", "content": text}] if isinstance(completions[i], list) else text
-                if logprobs is not None:  # vLLM: NaN sampling log-probs give teacher rows an IS ratio of exactly 1
-                    logprobs[i] = [float("nan")] * len(token_ids[j])
-                sources[i] = f"teacher:{name}"
-                splices[name] += 1
+                if 0 <= i < num_local:  # otherwise another process holds the row and makes the same replacement
+                    _put_teacher_completion(result, i, teacher_set.texts[j], token_ids[j])
+                    sources[i] = f"teacher:{teacher_set.names[j]}"
+                    splices[teacher_set.names[j]] += 1
+                    spliced_divergence.append(divergence[slot].item())
         self._log_splice_metrics(spliced_divergence, splices, short_groups)
 
     def _teacher_token_ids(self, text: str) -> list[int]:
@@ -452,6 +443,15 @@ _UNSUPPORTED_VISION = (
     "OGERTrainer supports text-only models: its last-token entropy pass and teacher splicing are text-only. Pass a "
     "tokenizer as `processing_class` (not a multimodal processor), or train vision-language models with GRPOTrainer."
 )
+
+
+def _put_teacher_completion(result: list, i: int, text: str, token_ids: list[int]) -> None:
+    """Overwrite row i of `GRPOTrainer._generate`'s output with a teacher completion, in the same structures."""
+    _, completion_ids, _, completions, logprobs, *_ = result
+    completion_ids[i] = token_ids
+    completions[i] = [{"role": "assistant", "content": text}] if isinstance(completions[i], list) else text
+    if logprobs is not None:  # vLLM: NaN sampling log-probs give teacher rows an importance ratio of exactly 1
+        logprobs[i] = [float("nan")] * len(token_ids)
 
 
 def _reject_unsupported_inputs(tools, rollout_func, environment_factory, processing_class) -> None:

@@ -14,6 +14,7 @@ from oger_trl.exploration import (
     group_rng,
     last_token_entropy,
     mean_teacher_similarity,
+    plan_group_splice,
     rows_to_replace,
 )
 
@@ -136,3 +137,14 @@ def test_exploration_reward_matches_the_paper_formula_row_by_row():
     assert math.isnan(got[6].item())  # unscorable stays unscorable
     no_mod = exploration_reward(d, h, r, policy, coef=1.0, modulation="none")
     assert no_mod[1].item() == pytest.approx(0.3 * 0.5)
+
+
+def test_group_plan_pairs_the_most_teacher_like_rows_with_distinct_teachers_that_fit():
+    d = torch.tensor([0.4, 0.1, 0.3, 0.1])
+    plan = plan_group_splice(d, 3, 2, "similarity", group_rng(0, 0, 0), fits=lambda j: j != 0)
+    assert [slot for slot, _ in plan] == [1, 3]  # the two lowest divergences, tie by lowest index
+    assert sorted(teacher for _, teacher in plan) == [1, 2]  # teacher 0 does not fit
+    assert plan_group_splice(d, 3, 2, "similarity", group_rng(0, 0, 0), fits=lambda j: j == 2) == [(1, 2)]
+    assert plan_group_splice(d, 3, 1, "random", group_rng(5, 1, 2), lambda j: True) == plan_group_splice(
+        torch.rand(4), 3, 1, "random", group_rng(5, 1, 2), lambda j: True
+    )  # random slots ignore the divergences

@@ -422,7 +422,8 @@ class OGERTrainer(GRPOTrainer):
             max_completion_length=self.max_completion_length,
             num_items_in_batch=inputs["num_items_in_batch"],
             num_processes=self.accelerator.num_processes,
-            gradient_accumulation_steps=self.current_gradient_accumulation_steps,
+            # set by the training loop only; evaluation does not accumulate
+            gradient_accumulation_steps=self.current_gradient_accumulation_steps if training else 1,
             steps_per_generation=self.args.steps_per_generation,
             training=training,
         )

@@ -159,7 +159,15 @@ def base_config_kwargs(output_dir, cache_dir, **overrides) -> dict:
 
 
 def make_trainer(
-    tmp_path, tokenizer, encoder, dataset=None, reward_funcs=None, model_seed=0, eval_dataset=None, **overrides
+    tmp_path,
+    tokenizer,
+    encoder,
+    dataset=None,
+    reward_funcs=None,
+    model_seed=0,
+    eval_dataset=None,
+    peft_config=None,
+    **overrides,
 ):
     """An OGERTrainer over the tiny policy and the synthetic arithmetic data."""
     from trl.rewards import accuracy_reward
@@ -175,6 +183,7 @@ def make_trainer(
         eval_dataset=eval_dataset,
         processing_class=tokenizer,
         encoder=encoder,
+        peft_config=peft_config,
     )
 
 
@@ -220,3 +229,38 @@ def reference_last_entropy(model, prompt_ids: list[int], completion_ids: list[in
         logits = model(input_ids=ids).logits[0, len(prompt_ids) + len(completion_ids) - 2] / temperature
     logp = torch.log_softmax(logits.double(), -1)
     return float(-(logp.exp() * logp).sum())
+
+
+def independent_logps(model, inputs, temperature: float = 1.0) -> torch.Tensor:
+    """Per-token log-probs of the completion tokens from a plain forward (no fused head, no TRL code)."""
+    ids = torch.cat([inputs["prompt_ids"], inputs["completion_ids"]], dim=1)
+    attention = torch.cat([inputs["prompt_mask"], inputs["completion_mask"]], dim=1)
+    c = inputs["completion_ids"].size(1)
+    logits = model(input_ids=ids, attention_mask=attention).logits[:, -c - 1 : -1] / temperature
+    return torch.log_softmax(logits.float(), -1).gather(-1, inputs["completion_ids"].unsqueeze(-1)).squeeze(-1)
+
+
+def joint_luffy_objective(logps, inputs, loss_type: str, trainer, gamma: float = 0.1) -> torch.Tensor:
+    """sum_t [m * (-A p/(p+gamma)) + (1 - m) * (-A * ratio)] / norm on one micro-batch, one process, no old-policy
+    log-probs (ratio = pi/pi_old is 1 in value), written from the LUFFY/TRL definitions of each normaliser."""
+    from oger_trl import SampleSource
+
+    ga = trainer.args.gradient_accumulation_steps
+    a = inputs["advantages"].unsqueeze(1)
+    teacher = (inputs["sample_source"] == SampleSource.TEACHER).unsqueeze(1)
+    p = logps.exp()
+    ratio = torch.exp(logps - logps.detach())
+    per_token = torch.where(teacher, -a * p / (p + gamma), -a * ratio)
+    mask = inputs["completion_mask"].float()
+    total = (per_token * mask).sum()
+    if loss_type == "grpo":
+        return ((per_token * mask).sum(-1) / mask.sum(-1)).mean() / ga
+    if loss_type == "bnpo":
+        return total / mask.sum() / ga
+    if loss_type == "dr_grpo":
+        return total / (mask.size(0) * trainer.max_completion_length) / ga
+    if loss_type == "dapo":  # global token count of the generation batch, split over its accumulation steps
+        return total / (inputs["num_items_in_batch"] * ga / trainer.args.steps_per_generation)
+    if loss_type == "luspo":
+        return (per_token * mask).sum(-1).mean() / ga
+    raise AssertionError(loss_type)

@@ -264,3 +264,30 @@ def joint_luffy_objective(logps, inputs, loss_type: str, trainer, gamma: float =
     if loss_type == "luspo":
         return (per_token * mask).sum(-1).mean() / ga
     raise AssertionError(loss_type)
+
+
+def recording_trainer_class():
+    """An OGERTrainer that keeps, for every generation batch, the gathered decisions TRL logged for it."""
+    from oger_trl import OGERTrainer
+
+    class RecordingTrainer(OGERTrainer):
+        def _generate_and_score_completions(self, inputs):
+            output = super()._generate_and_score_completions(inputs)
+            n = (
+                self.args.generation_batch_size
+                if self.model.training
+                else len(inputs) * self.accelerator.num_processes
+            )
+            self.batches = getattr(self, "batches", [])
+            self.batches.append(
+                {
+                    "step": self.state.global_step,
+                    "sources": list(self._logs["extra"]["source"])[-n:],
+                    "completions": [str(c) for c in list(self._logs["completion"])[-n:]],
+                    "rewards": {k: list(v)[-n:] for k, v in self._logs["rewards"].items()},
+                    "advantages": list(self._logs["advantages"])[-n:],
+                }
+            )
+            return output
+
+    return RecordingTrainer

@@ -47,8 +47,8 @@ def test_two_processes_make_the_same_splice_decisions_as_one(canned_runs):
         assert split["sources"] == single["sources"]
         for g in range(3):  # exactly one teacher row in every group of 4, including the split one
             assert sum(s != "policy" for s in single["sources"][4 * g : 4 * g + 4]) == 1
-        assert split["accuracy"] == single["accuracy"]
-        assert split["bonus"] == pytest.approx(single["bonus"], abs=1e-6)
+        assert split["rewards"]["accuracy_reward"] == single["rewards"]["accuracy_reward"]
+        assert split["rewards"]["oger_exploration"] == pytest.approx(single["rewards"]["oger_exploration"], abs=1e-6)
         assert split["advantages"] == pytest.approx(single["advantages"], abs=1e-6)
 
 

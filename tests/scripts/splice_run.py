@@ -12,10 +12,17 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from helpers import arithmetic_dataset, base_config_kwargs, build_model, build_tokenizer, letter_reward
+from helpers import (
+    arithmetic_dataset,
+    base_config_kwargs,
+    build_model,
+    build_tokenizer,
+    letter_reward,
+    recording_trainer_class,
+)
 from trl.rewards import accuracy_reward
 
-from oger_trl import OGERConfig, OGERTrainer, SentenceEncoder
+from oger_trl import OGERConfig, SentenceEncoder
 
 CANNED = [
     "We add {a} and {b}. The sum is {s}, so the answer is \\boxed{{{s}}}.",
@@ -26,7 +33,7 @@ CANNED = [
 ]
 
 
-class RecordingTrainer(OGERTrainer):
+class CannedTrainer(recording_trainer_class()):
     canned = False
 
     def _generate_single_turn(self, prompt_ids, images, multimodal_fields, num_generations, has_tool_images=False):
@@ -40,19 +47,6 @@ class RecordingTrainer(OGERTrainer):
             text = template.format(a=a, b=b, s=a + b)
             completions.append(self._tokenizer(text, add_special_tokens=False)["input_ids"] + [self.eos_token_ids[0]])
         return completions, None
-
-    def _generate_and_score_completions(self, inputs):
-        output = super()._generate_and_score_completions(inputs)
-        n = self.args.generation_batch_size
-        self.batches.append(
-            {
-                "sources": list(self._logs["extra"]["source"])[-n:],
-                "accuracy": list(self._logs["rewards"]["accuracy_reward"])[-n:],
-                "bonus": list(self._logs["rewards"]["oger_exploration"])[-n:],
-                "advantages": list(self._logs["advantages"])[-n:],
-            }
-        )
-        return output
 
 
 def main():
@@ -74,7 +68,7 @@ def main():
             num_offline_per_group=1,
         )
     )
-    trainer = RecordingTrainer(
+    trainer = CannedTrainer(
         build_model(tokenizer),
         reward_funcs=[accuracy_reward, letter_reward],
         args=args,
@@ -83,7 +77,6 @@ def main():
         encoder=SentenceEncoder(max_length=128),
     )
     trainer.canned = cli.canned
-    trainer.batches = []
     trainer.train()
     if trainer.accelerator.is_main_process:
         result = {

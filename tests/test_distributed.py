@@ -1,5 +1,6 @@
 """Groups that span processes: two processes (torchrun, gloo) with 6 local rows and groups of 4 make the same splice
-decisions, rewards and advantages as one process on the same data and seed, and do not deadlock."""
+decisions, rewards and advantages as one process on the same data and seed, and do not deadlock. The same holds under
+DeepSpeed ZeRO-3 (accelerate launch, CPU), where the policy is partitioned and the frozen encoder is not."""
 
 import json
 import os
@@ -8,8 +9,10 @@ import subprocess
 import sys
 
 import pytest
+import torch
 
 SCRIPT = os.path.join(os.path.dirname(__file__), "scripts", "splice_run.py")
+ZERO3_CPU = os.path.join(os.path.dirname(__file__), "..", "recipes", "accelerate_configs", "zero3_cpu.yaml")
 
 
 def free_port() -> int:
@@ -18,16 +21,34 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def torchrun(out_dir, nproc: int, per_device_batch: int, *flags: str) -> dict:
+def run(launcher: list[str], out_dir, per_device_batch: int, *flags: str, extensions_dir=None) -> dict:
     env = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
-    command = [
-        sys.executable, "-m", "torch.distributed.run", f"--nproc_per_node={nproc}", f"--master_port={free_port()}",
-        SCRIPT, "--out", str(out_dir), "--per-device-batch", str(per_device_batch), *flags,
-    ]  # fmt: skip
-    proc = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
+    if extensions_dir is not None:  # DeepSpeed builds a communication extension once: keep it out of the home cache
+        env["TORCH_EXTENSIONS_DIR"] = str(extensions_dir)
+    command = [*launcher, SCRIPT, "--out", str(out_dir), "--per-device-batch", str(per_device_batch), *flags]
+    proc = subprocess.run(command, env=env, capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-6000:]
     with open(os.path.join(out_dir, "result.json")) as f:
         return json.load(f)
+
+
+def torchrun(out_dir, nproc: int, per_device_batch: int, *flags: str) -> dict:
+    launcher = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        f"--nproc_per_node={nproc}",
+        f"--master_port={free_port()}",
+    ]
+    return run(launcher, out_dir, per_device_batch, *flags)
+
+
+def zero3(out_dir, nproc: int, per_device_batch: int, extensions_dir, *flags: str) -> dict:
+    launcher = [
+        sys.executable, "-m", "accelerate.commands.launch", "--config_file", ZERO3_CPU,
+        "--num_processes", str(nproc), "--main_process_port", str(free_port()),
+    ]  # fmt: skip
+    return run(launcher, out_dir, per_device_batch, *flags, extensions_dir=extensions_dir)
 
 
 @pytest.fixture(scope="module")
@@ -57,3 +78,31 @@ def test_two_processes_train_with_real_generation(tmp_path):
     assert result["world_size"] == 2 and len(result["losses"]) == 3
     for batch in result["batches"]:
         assert sum(s != "policy" for s in batch["sources"]) == 3  # one teacher row per group
+
+
+@pytest.fixture(scope="module")
+def zero3_runs(tmp_path_factory):
+    extensions = tmp_path_factory.mktemp("torch_extensions")
+    one = zero3(tmp_path_factory.mktemp("z3one"), 1, 6, extensions, "--canned")
+    two = zero3(tmp_path_factory.mktemp("z3two"), 2, 3, extensions, "--canned")
+    return one, two
+
+
+def test_zero3_partitions_the_policy_but_not_the_encoder(zero3_runs, canned_runs):
+    for run_result in (*zero3_runs, *canned_runs):
+        assert not run_result["encoder_partitioned"]
+    assert all(r["policy_partitioned"] for r in zero3_runs)
+    assert not any(r["policy_partitioned"] for r in canned_runs)
+    reference = torch.tensor(canned_runs[0]["probe_embeddings"])
+    for r in zero3_runs:  # the encoder under ZeRO-3 embeds exactly as without DeepSpeed
+        torch.testing.assert_close(torch.tensor(r["probe_embeddings"]), reference)
+
+
+@pytest.mark.parametrize("world", [1, 2])
+def test_zero3_makes_the_same_decisions_and_losses_as_plain_runs(zero3_runs, canned_runs, world):
+    plain, deepspeed = canned_runs[world - 1], zero3_runs[world - 1]
+    assert deepspeed["world_size"] == world
+    for expected, got in zip(plain["batches"], deepspeed["batches"], strict=True):
+        assert got["sources"] == expected["sources"]
+        assert got["advantages"] == pytest.approx(expected["advantages"], abs=1e-6)
+    assert deepspeed["losses"] == pytest.approx(plain["losses"], rel=1e-4, abs=1e-6)

@@ -24,6 +24,7 @@ from trl.rewards import accuracy_reward
 
 from oger_trl import OGERConfig, SentenceEncoder
 
+PROBE_TEXTS = ["We add 3 and 4 to get \\boxed{7}.", "apples books coins", "The total is 12."]
 CANNED = [
     "We add {a} and {b}. The sum is {s}, so the answer is \\boxed{{{s}}}.",
     "apples books coins {a} more",
@@ -68,13 +69,14 @@ def main():
             num_offline_per_group=1,
         )
     )
+    encoder = SentenceEncoder(max_length=128)  # built after the config: under ZeRO-3 it must still load whole
     trainer = CannedTrainer(
         build_model(tokenizer),
         reward_funcs=[accuracy_reward, letter_reward],
         args=args,
         train_dataset=arithmetic_dataset(12),
         processing_class=tokenizer,
-        encoder=SentenceEncoder(max_length=128),
+        encoder=encoder,
     )
     trainer.canned = cli.canned
     trainer.train()
@@ -83,6 +85,9 @@ def main():
             "world_size": trainer.accelerator.num_processes,
             "batches": trainer.batches,
             "losses": [h["loss"] for h in trainer.state.log_history if "loss" in h],
+            "policy_partitioned": all(hasattr(p, "ds_id") for p in trainer.model.parameters()),
+            "encoder_partitioned": any(hasattr(p, "ds_id") for p in encoder.model.parameters()),
+            "probe_embeddings": encoder.encode(PROBE_TEXTS).tolist(),
         }
         with open(os.path.join(cli.out, "result.json"), "w") as f:
             json.dump(result, f)

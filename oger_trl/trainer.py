@@ -13,6 +13,7 @@ Groups may span processes: every decision is a pure function of gathered data, e
 
 import contextlib
 import logging
+import os
 import textwrap
 from collections import Counter
 from collections.abc import Iterator
@@ -143,18 +144,20 @@ class OGERTrainer(GRPOTrainer):
         if not isinstance(args, OGERConfig):
             raise TypeError(f"OGERTrainer needs `args` to be an OGERConfig, got {type(args).__name__}.")
         _reject_unsupported_inputs(tools, rollout_func, environment_factory, processing_class)
+        summaries = {}
         for name, dataset in _named_datasets(train_dataset, eval_dataset):
-            summary = validate_oger_dataset(
+            summaries[name] = validate_oger_dataset(
                 dataset,
                 name=name,
                 teacher_column=args.teacher_completions_column,
                 sources_column=args.teacher_sources_column,
             )
-            if summary is not None:
+            if summaries[name] is not None:
                 logger.info(
-                    f"{name}: {summary.num_rows} prompts, {summary.num_teacher_completions} teacher completions, "
-                    f"{summary.rows_without_teachers} prompts without teachers (trained as plain GRPO)."
+                    f"{name}: {summaries[name].num_rows} prompts, {summaries[name].num_teacher_completions} teacher "
+                    f"completions, {summaries[name].rows_without_teachers} prompts without teachers (plain GRPO)."
                 )
+        self.teacher_counts = _used_teachers(summaries.get("train_dataset"), args)
         reward_funcs, reward_processing_classes = _with_exploration_column(reward_funcs, reward_processing_classes)
         # Built before the policy: GRPOTrainer seeds the RNGs in its __init__, so the encoder never shifts sampling.
         self.encoder = encoder or SentenceEncoder(
@@ -186,10 +189,46 @@ class OGERTrainer(GRPOTrainer):
             for _, dataset in _named_datasets(train_dataset, eval_dataset):
                 if isinstance(dataset, Dataset):
                     self.teacher_embeddings.add_dataset(dataset, args.teacher_completions_column)
+        self.recipe: str | None = None  # the recipe file this run was launched with, for the model card
         self._pending_rows: list[dict] | None = None
         self._record: _GenerationRecord | None = None
         self._entropy_probe = False
         self._loss_logps: list[torch.Tensor] | None = None
+
+    def create_model_card(self, model_name=None, dataset_name=None, tags=None):
+        """TRL's card, plus what a reader of an OGER model needs: the teachers, the recipe and the OGER settings."""
+        super().create_model_card(model_name=model_name, dataset_name=dataset_name, tags=tags)
+        path = os.path.join(self.args.output_dir, "README.md")
+        if not self.is_world_process_zero() or not os.path.exists(path):
+            return
+        with open(path, encoding="utf-8") as f:
+            card = f.read()
+        section = self._model_card_section()
+        marker = "### Framework versions"
+        card = card.replace(marker, section + marker, 1) if marker in card else card + "\n" + section
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(card)
+
+    def _model_card_section(self) -> str:
+        args = self.args
+        teachers = ", ".join(f"{name} ({count} completions)" for name, count in self.teacher_counts.items())
+        lines = [
+            "### OGER",
+            "",
+            f"- Teachers: {teachers or 'none recorded'}",
+            f"- Recipe: `{self.recipe}`" if self.recipe else None,
+            f"- Hybrid groups: {args.num_offline_per_group} of {args.num_generations} completions per group replaced "
+            f"by teacher completions ({args.replacement_strategy} strategy), trained with policy shaping "
+            f"(gamma = {args.off_policy_shaping_gamma})",
+            f"- Exploration reward: coef {args.exploration_coef} x divergence x "
+            f"{'exp(-H_last)' if args.entropy_modulation == 'exp_neg' else '1'} x verifiable reward, divergence "
+            f"measured with `{args.encoder_name_or_path}`",
+            f"- GRPO: loss_type `{self.loss_type}`, scale_rewards `{self.scale_rewards}`, beta {self.beta}, "
+            f"learning rate {args.learning_rate}",
+            "",
+            "",
+        ]
+        return "\n".join(line for line in lines if line is not None)
 
     # --- hook 1: carry the dataset rows in and the sample source out ------------------------------------------------
     def _generate_and_score_completions(self, inputs: list[dict]) -> dict:
@@ -228,9 +267,10 @@ class OGERTrainer(GRPOTrainer):
         return tuple(result)
 
     def _teachers_of(self, row: dict) -> TeacherSet:
-        texts = tuple(row.get(self.args.teacher_completions_column) or ())
+        texts = row.get(self.args.teacher_completions_column) or []
         names = row.get(self.args.teacher_sources_column) or [str(j) for j in range(len(texts))]
-        return TeacherSet(texts, tuple(names))
+        kept = [(t, n) for t, n in zip(texts, names, strict=True) if not self.args.teachers or n in self.args.teachers]
+        return TeacherSet(tuple(t for t, _ in kept), tuple(n for _, n in kept))
 
     def _divergence(self, completions: list, teachers: list[TeacherSet]) -> torch.Tensor:
         """D of each local completion against its prompt's teachers (NaN without teachers)."""
@@ -465,6 +505,20 @@ def _reject_unsupported_inputs(tools, rollout_func, environment_factory, process
             raise ValueError(f"OGERTrainer does not support `{name}`: {why}. Remove `{name}` or use GRPOTrainer.")
     if isinstance(processing_class, ProcessorMixin):
         raise ValueError(_UNSUPPORTED_VISION)
+
+
+def _used_teachers(summary, args: OGERConfig) -> dict[str, int]:
+    """Completions per teacher that training will use; `args.teachers` must name teachers present in the data."""
+    counts = summary.teacher_counts if summary is not None else {}
+    if not args.teachers or summary is None:
+        return counts
+    missing = sorted(set(args.teachers) - set(counts))
+    if missing:
+        raise ValueError(
+            f"`teachers` names {missing}, absent from train_dataset's '{args.teacher_sources_column}' column "
+            f"(present: {sorted(counts)}). Fix the names or the dataset."
+        )
+    return {name: count for name, count in counts.items() if name in args.teachers}
 
 
 def _named_datasets(train_dataset, eval_dataset) -> list[tuple[str, object]]:

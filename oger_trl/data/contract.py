@@ -8,6 +8,7 @@ A row is TRL's prompt-only format plus teacher data:
 Other columns (e.g. `solution` for `trl.rewards.accuracy_reward`) pass through to the reward functions untouched.
 """
 
+from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,6 +27,7 @@ class DatasetSummary:
     num_rows: int
     rows_without_teachers: int
     num_teacher_completions: int
+    teacher_counts: dict[str, int]  # completions per teacher name ("unnamed" without a sources column)
 
 
 def validate_oger_dataset(
@@ -52,6 +54,7 @@ def validate_oger_dataset(
     if rationale_column:
         checked.append(rationale_column)
     rows_without_teachers = num_teachers = 0
+    teacher_counts = Counter()
     for offset, batch in enumerate(dataset.select_columns(checked).iter(batch_size=_BATCH)):
         for i in range(len(batch[prompt_column])):
             where = _Where(name, offset * _BATCH + i)
@@ -59,11 +62,14 @@ def validate_oger_dataset(
             teachers = _check_teachers(batch[teacher_column][i], where.at(teacher_column))
             if sources_column:
                 _check_sources(batch[sources_column][i], len(teachers), where.at(sources_column), teacher_column)
+                teacher_counts.update(batch[sources_column][i] or ())
+            else:
+                teacher_counts.update(["unnamed"] * len(teachers))
             if rationale_column:
                 _check_rationale(batch[rationale_column][i], where.at(rationale_column))
             rows_without_teachers += not teachers
             num_teachers += len(teachers)
-    return DatasetSummary(len(dataset), rows_without_teachers, num_teachers)
+    return DatasetSummary(len(dataset), rows_without_teachers, num_teachers, dict(sorted(teacher_counts.items())))
 
 
 @dataclass(frozen=True)

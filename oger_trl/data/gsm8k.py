@@ -10,6 +10,8 @@ import re
 
 from datasets import Dataset
 
+from .prepare import Problem, Trace, assemble
+
 GSM8K_TEACHERS = ("6b_finetuning", "6b_verification", "175b_finetuning", "175b_verification")
 INSTRUCTION = "Solve the problem step by step and put the final answer in \\boxed{}."
 _FINAL_ANSWER = re.compile(r"(?:^|\n)\s*(?:A:|####)\s*(?P<answer>[^\n]+?)\s*$")
@@ -40,27 +42,26 @@ def read_jsonl(path: str) -> list[dict]:
         return [json.loads(line) for line in f if line.strip()]
 
 
-def gsm8k_teacher_dataset(path: str, correct_only: bool = True) -> Dataset:
-    """OGER rows from `example_model_solutions.jsonl`: the four models are the teachers (only their correct solutions
-    with `correct_only`, the default); `solution` is the gold answer."""
-    rows = []
-    for record in read_jsonl(path):
-        texts, names = [], []
-        for teacher in GSM8K_TEACHERS:
-            entry = record[teacher]
-            text = boxed_solution(entry["solution"])
-            if text is not None and (entry["is_correct"] or not correct_only):
-                texts.append(text)
-                names.append(teacher)
-        rows.append(
-            {
-                "prompt": gsm8k_prompt(record["question"]),
-                "solution": final_answer(record["ground_truth"]),
-                "teacher_completions": texts,
-                "teacher_sources": names,
-            }
+def gsm8k_problems(path: str) -> list[Problem]:
+    """Problems of `example_model_solutions.jsonl`, each with its four model solutions as candidate teacher traces."""
+    return [
+        Problem(
+            gsm8k_prompt(record["question"]),
+            final_answer(record["ground_truth"]),
+            [
+                Trace(teacher, boxed_solution(record[teacher]["solution"]), record[teacher]["is_correct"])
+                for teacher in GSM8K_TEACHERS
+            ],
         )
-    return Dataset.from_list(rows)
+        for record in read_jsonl(path)
+    ]
+
+
+def gsm8k_teacher_dataset(path: str, **filters) -> Dataset:
+    """OGER rows from `example_model_solutions.jsonl`: the four models are the teachers, only their correct solutions
+    are kept; `solution` is the gold answer. `filters` go to `oger_trl.data.prepare.assemble`."""
+    dataset, _ = assemble(gsm8k_problems(path), **filters)
+    return dataset
 
 
 def gsm8k_dataset(path: str) -> Dataset:

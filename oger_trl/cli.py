@@ -1,0 +1,158 @@
+"""`oger-trl`: train | prepare | embed | demo. Also `python -m oger_trl.cli`, e.g. under `accelerate launch -m`."""
+
+import argparse
+import sys
+
+from .data.openr1 import OPENR1_INSTRUCTION
+
+USAGE = """oger-trl <command> [options]
+
+commands:
+  train     run an OGER recipe: oger-trl train --config recipe.yaml [--field value ...]
+  prepare   build an OGER dataset: oger-trl prepare {openr1,gsm8k} ...
+  embed     precompute the teacher-embedding cache of a recipe's data: oger-trl embed --config recipe.yaml
+  demo      a short OGER run on GSM8K with SmolLM2-135M, offline: oger-trl demo [--data-dir DIR]
+"""
+
+
+def main(argv: list[str] | None = None) -> None:
+    argv = sys.argv[1:] if argv is None else argv
+    if not argv or argv[0] in ("-h", "--help"):
+        print(USAGE)
+        return
+    command, rest = argv[0], argv[1:]
+    if command == "train":
+        from .train import main as train
+
+        train(rest)
+    elif command == "prepare":
+        prepare(rest)
+    elif command == "embed":
+        embed(rest)
+    elif command == "demo":
+        from .demo import main as demo
+
+        demo(rest)
+    else:
+        sys.exit(f"oger-trl: unknown command {command!r}\n\n{USAGE}")
+
+
+def prepare_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="oger-trl prepare", description="Build an OGER dataset from teacher traces.")
+    sub = parser.add_subparsers(dest="format", required=True)
+    openr1 = sub.add_parser("openr1", help="OpenR1-Math-220k-style data, one dataset per teacher")
+    openr1.add_argument(
+        "--source",
+        action="append",
+        required=True,
+        metavar="TEACHER=PATH_OR_ID",
+        help="a teacher name and its dataset (local parquet/jsonl/json or Hub id); repeat for several teachers",
+    )
+    openr1.add_argument("--split", default="train", help="split of Hub datasets")
+    openr1.add_argument("--instruction", default=OPENR1_INSTRUCTION, help="appended to every problem")
+    openr1.add_argument("--system-prompt", default=None)
+    gsm8k = sub.add_parser("gsm8k", help="GSM8K example_model_solutions.jsonl (4 model teachers)")
+    gsm8k.add_argument("--input", required=True, help="path to example_model_solutions.jsonl")
+    for p in (openr1, gsm8k):
+        p.add_argument("--output", help="output file (.parquet or .jsonl)")
+        p.add_argument("--push-to-hub", metavar="REPO_ID", help="push the dataset to this Hub dataset repo")
+        p.add_argument("--tokenizer", help="tokenizer (Hub id or folder) used to measure traces and read the template")
+        p.add_argument("--max-tokens", type=int, help="drop traces longer than this many tokens (EOS included)")
+        p.add_argument(
+            "--strip-think",
+            choices=["auto", "yes", "no"],
+            default="auto",
+            help="strip a leading '<think>\\n' from traces; 'auto' does when the tokenizer's chat template opens it",
+        )
+        p.add_argument("--report", help="also write the report as JSON to this file")
+    return parser
+
+
+def prepare(argv: list[str]) -> None:
+    from transformers import AutoTokenizer
+
+    from .data.gsm8k import gsm8k_problems
+    from .data.loading import load_table, save_table
+    from .data.openr1 import openr1_problems
+    from .data.prepare import THINK_OPEN, PrepareReport, assemble
+    from .hub import require_hub
+
+    args = prepare_parser().parse_args(argv)
+    if not args.output and not args.push_to_hub:
+        sys.exit("oger-trl prepare: give --output FILE and/or --push-to-hub REPO_ID")
+    if args.max_tokens is not None and not args.tokenizer:
+        sys.exit("oger-trl prepare: --max-tokens needs --tokenizer to count tokens")
+    if args.push_to_hub:
+        require_hub("push the prepared dataset")
+    tokenizer = AutoTokenizer.from_pretrained(args.tokenizer) if args.tokenizer else None
+    report = PrepareReport()
+    if args.format == "openr1":
+        sources = dict(_teacher_source(spec) for spec in args.source)
+        problems = openr1_problems(
+            {name: load_table(path, args.split) for name, path in sources.items()},
+            report,
+            instruction=args.instruction or None,
+            system_prompt=args.system_prompt,
+        )
+    else:
+        problems = gsm8k_problems(args.input)
+    strip_think = args.strip_think == "yes" or (
+        args.strip_think == "auto" and tokenizer is not None and _template_opens_think(tokenizer, THINK_OPEN)
+    )
+    dataset, report = assemble(
+        problems,
+        count_tokens=(lambda text: len(tokenizer(text, add_special_tokens=False)["input_ids"])) if tokenizer else None,
+        max_tokens=args.max_tokens,
+        strip_think=strip_think,
+        report=report,
+    )
+    print(report)
+    if args.report:
+        with open(args.report, "w") as f:
+            f.write(str(report))
+    if args.output:
+        save_table(dataset, args.output)
+        print(f"{len(dataset)} rows written to {args.output}")
+    if args.push_to_hub:
+        dataset.push_to_hub(args.push_to_hub)
+        print(f"Pushed to https://huggingface.co/datasets/{args.push_to_hub}")
+
+
+def _teacher_source(spec: str) -> tuple[str, str]:
+    name, sep, path = spec.partition("=")
+    if not sep or not name or not path:
+        sys.exit(f"oger-trl prepare: --source expects TEACHER=PATH_OR_ID, got {spec!r}")
+    return name, path
+
+
+def _template_opens_think(tokenizer, think: str) -> bool:
+    if tokenizer.chat_template is None:
+        return False
+    prompt = tokenizer.apply_chat_template(
+        [{"role": "user", "content": "x"}], add_generation_prompt=True, tokenize=False
+    )
+    return prompt.endswith(think)
+
+
+def embed(argv: list[str]) -> None:
+    """Encode the teacher completions of a recipe's datasets into the cache `train` will read."""
+    from .encoder import SentenceEncoder
+    from .teacher_cache import TeacherEmbeddings
+    from .train import load_datasets, make_parser
+
+    script_args, training_args, _, dataset_args = make_parser("oger-trl embed").parse_args_and_config(args=argv)
+    encoder = SentenceEncoder(
+        training_args.encoder_name_or_path,
+        max_length=training_args.encoder_max_length,
+        long_text=training_args.encoder_long_text,
+        batch_size=training_args.encoder_batch_size,
+        device=training_args.encoder_device or training_args.device,
+    )
+    store = TeacherEmbeddings(encoder, training_args.teacher_cache_dir)
+    for split, dataset in load_datasets(script_args, dataset_args).items():
+        path = store.add_dataset(dataset, training_args.teacher_completions_column, show_progress=True)
+        print(f"{split}: teacher embeddings cached at {path}")
+
+
+if __name__ == "__main__":
+    main()

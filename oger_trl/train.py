@@ -1,0 +1,126 @@
+"""`oger-trl train`: run an OGER recipe (TRL-style YAML), like `trl grpo` does for GRPO.
+
+    accelerate launch --config_file recipes/accelerate_configs/zero3.yaml -m oger_trl.cli train \
+        --config recipes/Qwen2.5-Math-1.5B/oger/config_paper.yaml [--any_field value ...]
+
+The YAML mixes the fields of `OGERScriptArguments`, `OGERConfig`, TRL's `ModelConfig` and `DatasetMixtureConfig`; its
+`env:` block is exported before anything runs, and command-line flags override the file.
+"""
+
+import logging
+from dataclasses import dataclass, field
+
+import transformers
+from datasets import DatasetDict, load_dataset
+from packaging.version import Version
+from trl import (
+    DatasetMixtureConfig,
+    ModelConfig,
+    ScriptArguments,
+    TrlParser,
+    get_dataset,
+    get_peft_config,
+    get_quantization_config,
+)
+
+from .config import OGERConfig
+from .data.loading import load_table
+from .hub import require_hub
+from .rewards import REWARD_FUNCS, load_reward_func
+from .smollm2 import resolve_model_name
+from .trainer import OGERTrainer
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class OGERScriptArguments(ScriptArguments):
+    """Script arguments of `oger-trl train`: TRL's `ScriptArguments` plus the reward functions.
+
+    Args:
+        reward_funcs (`list[str]`, *optional*, defaults to `["accuracy_reward"]`):
+            The verifiable rewards R_m: registered names (`accuracy_reward`, `reasoning_accuracy_reward`,
+            `think_format_reward`, `get_soft_overlong_punishment`) or dotted import paths (`my_lib.rewards.f`).
+    """
+
+    reward_funcs: list[str] = field(
+        default_factory=lambda: ["accuracy_reward"],
+        metadata={
+            "help": f"Verifiable reward functions: registered names ({', '.join(sorted(REWARD_FUNCS))}) or dotted "
+            "import paths (e.g. 'my_lib.rewards.f'). Teacher and online completions are scored alike."
+        },
+    )
+
+
+def make_parser(prog: str | None = "oger-trl train") -> TrlParser:
+    return TrlParser((OGERScriptArguments, OGERConfig, ModelConfig, DatasetMixtureConfig), prog=prog)
+
+
+def load_datasets(script_args: OGERScriptArguments, dataset_args: DatasetMixtureConfig) -> DatasetDict:
+    if dataset_args.datasets:
+        if script_args.dataset_name:
+            logger.warning("Both `datasets` and `dataset_name` are set: using `datasets`.")
+        return get_dataset(dataset_args)
+    if script_args.dataset_name:
+        name = script_args.dataset_name
+        if "." in name.rsplit("/", 1)[-1] or name.startswith(("/", ".")):  # a local file or folder
+            return DatasetDict({script_args.dataset_train_split: load_table(name)})
+        return load_dataset(name, name=script_args.dataset_config, streaming=script_args.dataset_streaming)
+    raise ValueError("Set `dataset_name` (Hub id or local file) or a `datasets:` mixture in the recipe.")
+
+
+def build_trainer(
+    script_args: OGERScriptArguments,
+    training_args: OGERConfig,
+    model_args: ModelConfig,
+    dataset_args: DatasetMixtureConfig,
+) -> OGERTrainer:
+    model_init_kwargs = dict(
+        revision=model_args.model_revision,
+        trust_remote_code=training_args.trust_remote_code,
+        attn_implementation=model_args.attn_implementation,
+        dtype=model_args.dtype,
+    )
+    training_args.model_init_kwargs = {**model_init_kwargs, **(training_args.model_init_kwargs or {})}
+    datasets = load_datasets(script_args, dataset_args)
+    evaluating = training_args.eval_strategy != "no"
+    return OGERTrainer(
+        model=resolve_model_name(model_args.model_name_or_path),
+        reward_funcs=[load_reward_func(name) for name in script_args.reward_funcs],
+        args=training_args,
+        train_dataset=datasets[script_args.dataset_train_split],
+        eval_dataset=datasets[script_args.dataset_test_split] if evaluating else None,
+        quantization_config=get_quantization_config(model_args),
+        peft_config=get_peft_config(model_args),
+    )
+
+
+def main(argv: list[str] | None = None) -> OGERTrainer:
+    parser = make_parser()
+    script_args, training_args, model_args, dataset_args = parser.parse_args_and_config(args=argv)
+    if training_args.push_to_hub:  # before any download or compute, not after hours of training
+        require_hub("push the model (push_to_hub=True)")
+    trainer = build_trainer(script_args, training_args, model_args, dataset_args)
+    trainer.recipe = _config_path(argv)
+    trainer.train(resume_from_checkpoint=training_args.resume_from_checkpoint)
+    trainer.save_model(training_args.output_dir)
+    trainer.create_model_card(dataset_name=script_args.dataset_name)
+    trainer.accelerator.print(f"Model saved to {training_args.output_dir}.")
+    if training_args.push_to_hub:
+        trainer.push_to_hub(dataset_name=script_args.dataset_name)
+        trainer.accelerator.print(f"Model pushed to https://huggingface.co/{trainer.hub_model_id}.")
+    if Version(transformers.__version__) >= Version("5.18.0"):
+        trainer.end()
+    return trainer
+
+
+def _config_path(argv: list[str] | None) -> str | None:
+    import sys
+
+    args = sys.argv[1:] if argv is None else argv
+    for i, arg in enumerate(args):
+        if arg == "--config" and i + 1 < len(args):
+            return args[i + 1]
+        if arg.startswith("--config="):
+            return arg.split("=", 1)[1]
+    return None

@@ -11,6 +11,7 @@ commands:
   train     run an OGER recipe: oger-trl train --config recipe.yaml [--field value ...]
   prepare   build an OGER dataset: oger-trl prepare {openr1,gsm8k} ...
   embed     precompute the teacher-embedding cache of a recipe's data: oger-trl embed --config recipe.yaml
+  evaluate  score a checkpoint on the paper's benchmarks: oger-trl evaluate --model PATH --benchmarks math500,gsm8k
   demo      a short OGER run on GSM8K with SmolLM2-135M, offline: oger-trl demo [--data-dir DIR]
 """
 
@@ -29,6 +30,8 @@ def main(argv: list[str] | None = None) -> None:
         prepare(rest)
     elif command == "embed":
         embed(rest)
+    elif command == "evaluate":
+        evaluate(rest)
     elif command == "demo":
         from .demo import main as demo
 
@@ -152,6 +155,60 @@ def embed(argv: list[str]) -> None:
     for split, dataset in load_datasets(script_args, dataset_args).items():
         path = store.add_dataset(dataset, training_args.teacher_completions_column, show_progress=True)
         print(f"{split}: teacher embeddings cached at {path}")
+
+
+def evaluate_parser() -> argparse.ArgumentParser:
+    from .evaluation import BENCHMARKS
+
+    parser = argparse.ArgumentParser(
+        prog="oger-trl evaluate", description="Score a model on math and reasoning benchmarks."
+    )
+    parser.add_argument(
+        "--model", required=True, help="Hub id or local folder of the model (the base, with --adapter)"
+    )
+    parser.add_argument("--adapter", help="a PEFT (LoRA) adapter folder to apply on --model")
+    parser.add_argument(
+        "--benchmarks",
+        default=",".join(BENCHMARKS),
+        help=f"comma-separated names ({', '.join(BENCHMARKS)}), each optionally NAME=local_file",
+    )
+    parser.add_argument("--n", type=int, default=8, help="samples per problem (avg@n, pass@k)")
+    parser.add_argument("--temperature", type=float, default=0.6)
+    parser.add_argument("--top-p", type=float, default=1.0)
+    parser.add_argument("--max-new-tokens", type=int, default=8192)
+    parser.add_argument("--output", default="results", help="folder for results.json, results.md and samples/")
+    parser.add_argument("--limit", type=int, help="evaluate only the first N problems of each benchmark")
+    parser.add_argument("--backend", choices=["auto", "vllm", "transformers"], default="auto")
+    parser.add_argument("--batch-size", type=int, default=8, help="problems per generation call")
+    parser.add_argument("--think-gate", action="store_true", help="only text after the first </think> counts")
+    parser.add_argument("--dtype", default="auto")
+    parser.add_argument("--seed", type=int, default=0)
+    return parser
+
+
+def evaluate(argv: list[str]) -> None:
+    import torch
+
+    from .evaluation.generation import make_backend
+    from .evaluation.runner import EvalSettings
+    from .evaluation.runner import evaluate as run
+
+    args = evaluate_parser().parse_args(argv)
+    torch.manual_seed(args.seed)
+    settings = EvalSettings(
+        n=args.n,
+        temperature=args.temperature,
+        top_p=args.top_p,
+        max_new_tokens=args.max_new_tokens,
+        think_gate=args.think_gate,
+        batch_size=args.batch_size,
+        limit=args.limit,
+    )
+    generator = make_backend(args.backend, args.model, args.adapter, args.dtype)
+    name = f"{args.model} + {args.adapter}" if args.adapter else args.model
+    run(generator, [b.strip() for b in args.benchmarks.split(",") if b.strip()], args.output, settings, name)
+    with open(f"{args.output}/results.md") as f:
+        print(f.read())
 
 
 if __name__ == "__main__":

@@ -25,6 +25,7 @@ from trl import (
 
 from .config import OGERConfig
 from .data.loading import load_table
+from .evaluation.callback import BenchmarkEvalCallback
 from .hub import require_hub
 from .rewards import REWARD_FUNCS, load_reward_func
 from .smollm2 import resolve_model_name
@@ -35,14 +36,32 @@ logger = logging.getLogger(__name__)
 
 @dataclass
 class OGERScriptArguments(ScriptArguments):
-    """Script arguments of `oger-trl train`: TRL's `ScriptArguments` plus the reward functions.
+    """Script arguments of `oger-trl train`: TRL's `ScriptArguments` plus the reward functions and an optional small
+    benchmark evaluation during training.
 
     Args:
+        eval_benchmarks (`list[str]`, *optional*):
+            Benchmarks to sample during training (see `oger-trl evaluate`); logs `eval/<benchmark>/avg@k`.
+        eval_benchmarks_steps, eval_benchmarks_limit, eval_benchmarks_n, eval_benchmarks_max_new_tokens:
+            How often, on how many problems, with how many samples each, and with what token budget.
         reward_funcs (`list[str]`, *optional*, defaults to `["accuracy_reward"]`):
             The verifiable rewards R_m: registered names (`accuracy_reward`, `reasoning_accuracy_reward`,
             `think_format_reward`, `get_soft_overlong_punishment`) or dotted import paths (`my_lib.rewards.f`).
     """
 
+    eval_benchmarks: list[str] | None = field(
+        default=None,
+        metadata={
+            "help": "Benchmarks (names of `oger-trl evaluate`, or NAME=local_file) to sample during training; "
+            "`eval/<benchmark>/avg@k` joins the training metrics every `eval_benchmarks_steps` steps."
+        },
+    )
+    eval_benchmarks_steps: int = field(default=50, metadata={"help": "Steps between two benchmark evaluations."})
+    eval_benchmarks_limit: int = field(default=64, metadata={"help": "Problems per benchmark in each evaluation."})
+    eval_benchmarks_n: int = field(default=1, metadata={"help": "Samples per problem (avg@k) in each evaluation."})
+    eval_benchmarks_max_new_tokens: int = field(
+        default=1024, metadata={"help": "Token budget of each answer in the benchmark evaluations."}
+    )
     reward_funcs: list[str] = field(
         default_factory=lambda: ["accuracy_reward"],
         metadata={
@@ -102,6 +121,17 @@ def main(argv: list[str] | None = None) -> OGERTrainer:
         require_hub("push the model (push_to_hub=True)")
     trainer = build_trainer(script_args, training_args, model_args, dataset_args)
     trainer.recipe = _config_path(argv)
+    if script_args.eval_benchmarks:
+        trainer.add_callback(
+            BenchmarkEvalCallback(
+                trainer,
+                script_args.eval_benchmarks,
+                every_steps=script_args.eval_benchmarks_steps,
+                n=script_args.eval_benchmarks_n,
+                limit=script_args.eval_benchmarks_limit,
+                max_new_tokens=script_args.eval_benchmarks_max_new_tokens,
+            )
+        )
     trainer.train(resume_from_checkpoint=training_args.resume_from_checkpoint)
     trainer.save_model(training_args.output_dir)
     trainer.create_model_card(dataset_name=script_args.dataset_name)

@@ -1,6 +1,7 @@
 """Offline building blocks shared by the tests and their subprocess scripts: a tiny Qwen2 policy with a tokenizer
 trained in-process, a synthetic arithmetic dataset with teacher completions, and small reward functions."""
 
+import os
 import random
 
 import torch
@@ -34,6 +35,18 @@ WORDS = [
     "has",
     "more",
 ]
+
+
+def shared_path(*parts: str) -> str:
+    """A file of the shared data folder (GSM8K, ...): $OGER_SHARED_DIR, else ../shared next to the checkout, else
+    /work/shared. The first candidate that exists wins; the last one is returned for the skip message otherwise."""
+    candidates = [
+        os.environ.get("OGER_SHARED_DIR", ""),
+        os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "shared"),
+        "/work/shared",
+    ]
+    paths = [os.path.join(c, *parts) for c in candidates if c]
+    return next((p for p in paths if os.path.exists(p)), paths[-1])
 
 
 def arithmetic_problems(n: int, seed: int = 0) -> list[tuple[int, int]]:

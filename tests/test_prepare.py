@@ -8,13 +8,13 @@ from pathlib import Path
 
 import pytest
 from datasets import Dataset
+from helpers import shared_path
 
 from oger_trl.cli import main as cli
 from oger_trl.data.loading import load_table
 from oger_trl.data.openr1 import OPENR1_INSTRUCTION
 
-SHARED = os.environ.get("OGER_SHARED_DIR", os.path.join(os.path.dirname(__file__), "..", "..", "shared"))
-GSM8K_SOLUTIONS = os.path.join(SHARED, "data", "gsm8k", "example_model_solutions.jsonl")
+GSM8K_SOLUTIONS = shared_path("data", "gsm8k", "example_model_solutions.jsonl")
 LONG = "We add the numbers one by one. " * 40 + "The answer is \\boxed{4}."
 
 

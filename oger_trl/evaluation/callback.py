@@ -1,0 +1,71 @@
+"""A small benchmark evaluation during training: every `every_steps` optimizer steps, the policy answers a slice of
+each benchmark and `eval/<benchmark>/avg@k` joins the training metrics of that step."""
+
+from accelerate.utils import gather_object
+from transformers import TrainerCallback
+from trl.models.utils import unwrap_model_for_generation
+
+from .benchmarks import load_items
+from .generation import TransformersBackend
+from .grading import grade_choice, grade_math
+from .metrics import summarize
+
+
+class BenchmarkEvalCallback(TrainerCallback):
+    """Evaluate `benchmarks` (names or `name=path`) on `limit` items each, `n` samples per item, every
+    `every_steps` steps. Items are shared out across processes and the results gathered, so every process runs it."""
+
+    def __init__(
+        self,
+        trainer,
+        benchmarks: list[str],
+        every_steps: int = 50,
+        n: int = 1,
+        limit: int = 64,
+        temperature: float = 0.6,
+        max_new_tokens: int = 1024,
+        batch_size: int = 8,
+    ):
+        self.trainer, self.every_steps, self.n = trainer, every_steps, n
+        self.temperature, self.max_new_tokens, self.batch_size = temperature, max_new_tokens, batch_size
+        self.benchmarks = [load_items(spec, limit) for spec in benchmarks]
+
+    def on_step_end(self, args, state, control, **kwargs):
+        if state.global_step % self.every_steps == 0:
+            for name, value in self.run().items():
+                self.trainer._metrics["train"][name].append(value)
+
+    def run(self) -> dict[str, float]:
+        trainer = self.trainer
+        was_training = trainer.model.training
+        trainer.model.eval()
+        rank, world = trainer.accelerator.process_index, trainer.accelerator.num_processes
+        records = []
+        # One gather of the weights (collective under ZeRO-3) for the whole evaluation; generation itself is local
+        with unwrap_model_for_generation(trainer.model_wrapped, trainer.accelerator) as model:
+            generator = TransformersBackend(model, trainer._tokenizer, trainer.eos_token_ids)
+            for benchmark, items in self.benchmarks:
+                records += self._answer(generator, benchmark, items[rank::world])
+        trainer.model.train(was_training)
+        summary = summarize(gather_object(records), self.n, {b.name: b.domain for b, _ in self.benchmarks})
+        return {f"eval/{name}/avg@{self.n}": m[f"avg@{self.n}"] for name, m in summary["benchmarks"].items()}
+
+    def _answer(self, generator: TransformersBackend, benchmark, items) -> list[dict]:
+        grade = grade_math if benchmark.kind == "math" else grade_choice
+        records = []
+        for start in range(0, len(items), self.batch_size):
+            batch = items[start : start + self.batch_size]
+            prompts = [generator.render(item.prompt) for item in batch]
+            outputs = generator.generate(prompts, self.n, self.temperature, 1.0, self.max_new_tokens)
+            for item, completions in zip(batch, outputs, strict=True):
+                records += [
+                    {
+                        "benchmark": benchmark.name,
+                        "id": item.id,
+                        "correct": grade(c.text, item.gold).correct,
+                        "num_tokens": c.num_tokens,
+                        "truncated": c.truncated,
+                    }
+                    for c in completions
+                ]
+        return records

@@ -4,9 +4,13 @@ from dataclasses import dataclass, field
 
 from trl import GRPOConfig
 
+from .guidance import DEFAULT_HINT_TEMPLATE
+
 REPLACEMENT_STRATEGIES = ("similarity", "random")
 ENTROPY_MODULATIONS = ("exp_neg", "none")
 LONG_TEXT_MODES = ("truncate", "chunk_mean")
+GUIDED_LOSSES = ("shaped", "on_policy")
+RATIONALE_OVERFLOWS = ("truncate", "skip")
 # Every `loss_type` of TRL 1.16 whose normaliser `oger_trl.shaping.aggregate_like_trl` reproduces.
 SUPPORTED_LOSS_TYPES = ("grpo", "bnpo", "dr_grpo", "dapo", "cispo", "sapo", "vespo", "luspo")
 DEFAULT_ENCODER = "sentence-transformers/all-MiniLM-L6-v2"
@@ -87,6 +91,32 @@ class OGERConfig(GRPOConfig):
             Folder of the teacher-embedding cache (safetensors, one file per dataset and encoder setting). Teacher
             embeddings never change, so they are computed once and reused by later runs. `None` uses
             `$OGER_TRL_CACHE` or `~/.cache/oger_trl/teacher_embeddings`.
+
+        > Parameters that control RGPO guidance (rationale-guided regeneration for groups that all fail)
+
+        guidance (`bool`, *optional*, defaults to `False`):
+            Whether groups whose online completions all fail (verifiable reward <= `guidance_threshold`) regenerate
+            `num_guided_generations` completions with the row's rationale as a hint, and take back, under the original
+            prompt, those that beat the best online reward. Composes with splicing and the exploration reward.
+        rationale_column (`str`, *optional*, defaults to `"rationale"`):
+            Dataset column with each prompt's reference solution. Rows without one are never guided (counted).
+        guidance_template (`str`, *optional*, defaults to `"\n\nHere is a reference solution to guide you:\n{rationale}"`):
+            Appended to the prompt (or to its last user message) to build the hinted prompt; `{rationale}` is replaced
+            by the rationale.
+        num_guided_generations (`int`, *optional*, defaults to `2`):
+            Guided completions generated per failed group (by its first rows), between 1 and `num_generations`.
+        guidance_threshold (`float`, *optional*, defaults to `0.0`):
+            A completion fails when its verifiable reward is at most this value.
+        max_guided_per_group (`int`, *optional*, defaults to `1`):
+            At most this many guided completions are transferred into a group, so that online completions remain.
+        guided_loss (`str`, *optional*, defaults to `"shaped"`):
+            Loss of transferred completions, which were not sampled from the policy given the unguided prompt:
+            `"shaped"` (LUFFY's policy shaping, like teacher tokens) or `"on_policy"` (TRL's loss, importance ratio 1
+            under vLLM).
+        guidance_max_prompt_length (`int` or `None`, *optional*, defaults to `None`):
+            Token budget of a hinted prompt. `None` uses the model's context length minus `max_completion_length`.
+        rationale_overflow (`str`, *optional*, defaults to `"truncate"`):
+            What to do with a rationale that does not fit the budget: `"truncate"` it, or `"skip"` the row (counted).
     """
 
     teacher_completions_column: str = field(
@@ -185,6 +215,57 @@ class OGERConfig(GRPOConfig):
         },
     )
 
+    guidance: bool = field(
+        default=False,
+        metadata={
+            "help": "RGPO: regenerate groups whose online completions all fail with the row's rationale as a hint, and "
+            "transfer back (under the original prompt) the guided completions that beat the best online reward."
+        },
+    )
+    rationale_column: str = field(
+        default="rationale",
+        metadata={
+            "help": "Dataset column with each prompt's reference solution (RGPO). Rows without one are not guided."
+        },
+    )
+    guidance_template: str = field(
+        default=DEFAULT_HINT_TEMPLATE,
+        metadata={
+            "help": "Appended to the prompt (or its last user message) for guided generation; {rationale} is filled."
+        },
+    )
+    num_guided_generations: int = field(
+        default=2,
+        metadata={"help": "Guided completions generated per failed group, between 1 and num_generations."},
+    )
+    guidance_threshold: float = field(
+        default=0.0,
+        metadata={"help": "A completion fails when its verifiable reward is at most this value."},
+    )
+    max_guided_per_group: int = field(
+        default=1,
+        metadata={"help": "At most this many guided completions are transferred into a group."},
+    )
+    guided_loss: str = field(
+        default="shaped",
+        metadata={
+            "help": "Loss of transferred completions (not sampled from the policy given the unguided prompt): 'shaped' "
+            "(policy shaping) or 'on_policy' (TRL's loss).",
+            "choices": list(GUIDED_LOSSES),
+        },
+    )
+    guidance_max_prompt_length: int | None = field(
+        default=None,
+        metadata={"help": "Token budget of a hinted prompt. None: the model's context minus max_completion_length."},
+    )
+    rationale_overflow: str = field(
+        default="truncate",
+        metadata={
+            "help": "A rationale that does not fit the budget is 'truncate'd or its row is 'skip'ped (counted).",
+            "choices": list(RATIONALE_OVERFLOWS),
+        },
+    )
+
     def __post_init__(self):
         super().__post_init__()
         self._validate_oger_options()
@@ -219,6 +300,8 @@ class OGERConfig(GRPOConfig):
             )
         if not self.teacher_completions_column:
             raise ValueError("`teacher_completions_column` must name a dataset column, got an empty string.")
+        if self.guidance:
+            _check_guidance(self)
         if self.multi_objective_aggregation != "sum_then_normalize":
             raise ValueError(
                 f"OGER needs `multi_objective_aggregation='sum_then_normalize'`, got "
@@ -231,6 +314,29 @@ class OGERConfig(GRPOConfig):
                 "OGER needs `remove_unused_columns=False`: with True, the trainer drops the teacher column "
                 f"('{self.teacher_completions_column}') before it reaches the trainer. Set `remove_unused_columns=False`."
             )
+
+
+def _check_guidance(args: "OGERConfig") -> None:
+    _require_choice("guided_loss", args.guided_loss, GUIDED_LOSSES)
+    _require_choice("rationale_overflow", args.rationale_overflow, RATIONALE_OVERFLOWS)
+    if not 1 <= args.num_guided_generations <= args.num_generations:
+        raise ValueError(
+            f"`num_guided_generations` must be in [1, num_generations={args.num_generations}], got "
+            f"{args.num_guided_generations}."
+        )
+    if not 1 <= args.max_guided_per_group <= args.num_guided_generations:
+        raise ValueError(
+            f"`max_guided_per_group` must be in [1, num_guided_generations={args.num_guided_generations}], got "
+            f"{args.max_guided_per_group}."
+        )
+    if args.num_offline_per_group + args.max_guided_per_group >= args.num_generations:
+        raise ValueError(
+            f"`num_offline_per_group` ({args.num_offline_per_group}) + `max_guided_per_group` "
+            f"({args.max_guided_per_group}) must stay below `num_generations` ({args.num_generations}) so that every "
+            "group keeps an online completion. Lower one of them."
+        )
+    if "{rationale}" not in args.guidance_template:
+        raise ValueError("`guidance_template` must contain the placeholder {rationale}.")
 
 
 def _require_choice(name: str, value: str, choices: tuple[str, ...]) -> None:

@@ -59,16 +59,19 @@ def draw_teachers(rng: np.random.Generator, num_teachers: int, k: int, fits: Cal
     return chosen
 
 
-def rows_to_replace(divergence: torch.Tensor, k: int, strategy: str, rng: np.random.Generator) -> list[int]:
+def rows_to_replace(
+    divergence: torch.Tensor, k: int, strategy: str, rng: np.random.Generator, eligible: torch.Tensor | None = None
+) -> list[int]:
     """Indices (within one group) of the k online completions to replace by teacher completions.
 
     `"similarity"`: the k with the lowest divergence (highest similarity); a stable sort breaks ties by lowest index.
-    `"random"`: k distinct uniformly random indices from `rng`.
+    `"random"`: k distinct uniformly random indices from `rng`. Only `eligible` rows (default: all) are candidates.
     """
+    candidates = torch.arange(divergence.numel()) if eligible is None else eligible.nonzero().flatten()
     if strategy == "similarity":
-        return torch.sort(divergence, stable=True).indices[:k].tolist()
+        return candidates[torch.sort(divergence[candidates], stable=True).indices[:k]].tolist()
     if strategy == "random":
-        return sorted(rng.choice(divergence.numel(), size=k, replace=False).tolist())
+        return sorted(candidates[rng.choice(candidates.numel(), size=k, replace=False)].tolist())
     raise ValueError(f"Unknown replacement strategy {strategy!r}")
 
 
@@ -79,12 +82,13 @@ def plan_group_splice(
     strategy: str,
     rng: np.random.Generator,
     fits: Callable[[int], bool],
+    eligible: torch.Tensor | None = None,
 ) -> list[tuple[int, int]]:
     """One group's splice as (row within the group, teacher index) pairs: up to k distinct teachers that fit are drawn
-    first, then as many rows to replace (see `draw_teachers` and `rows_to_replace`). A pure function of its inputs,
-    so every process holding part of the group computes the same plan."""
+    first, then as many `eligible` rows to replace (see `draw_teachers` and `rows_to_replace`). A pure function of
+    its inputs, so every process holding part of the group computes the same plan."""
     teachers = draw_teachers(rng, num_teachers, k, fits)
-    return list(zip(rows_to_replace(divergence, len(teachers), strategy, rng), teachers, strict=True))
+    return list(zip(rows_to_replace(divergence, len(teachers), strategy, rng, eligible), teachers, strict=True))
 
 
 def last_token_entropy(entropies: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:

@@ -41,6 +41,7 @@ from .exploration import (
     mean_teacher_similarity,
     plan_group_splice,
 )
+from .rgpo import GUIDED, GuidedRegeneration
 from .shaping import aggregate_like_trl, policy_shaping_loss
 from .teacher_cache import TeacherEmbeddings
 
@@ -62,6 +63,14 @@ class SampleSource(IntEnum):
 
     POLICY = 0
     TEACHER = 1
+    GUIDED = 2  # RGPO: generated with the rationale as a hint, trained under the unguided prompt
+
+    @classmethod
+    def of(cls, source: str) -> "SampleSource":
+        """From the completion table's `source`: "policy", "teacher:<name>" or "guided"."""
+        if source == "policy":
+            return cls.POLICY
+        return cls.GUIDED if source == GUIDED else cls.TEACHER
 
 
 @dataclass(frozen=True)
@@ -77,7 +86,7 @@ class _GenerationRecord:
     """What OGER learns about the local rows of one generation batch, from `_generate` until the batch is scored."""
 
     prompt_ids: list[list[int]]
-    sources: list[str]  # "policy" or "teacher:<name>"
+    sources: list[str]  # "policy", "teacher:<name>" or "guided"
     divergence: torch.Tensor  # (B_local,) D of the online rows; NaN for teacher rows and prompts without teachers
     entropies: torch.Tensor | None = None  # (B_local, >= C) per-token entropies recorded without an extra forward
 
@@ -151,6 +160,7 @@ class OGERTrainer(GRPOTrainer):
                 name=name,
                 teacher_column=args.teacher_completions_column,
                 sources_column=args.teacher_sources_column,
+                rationale_column=args.rationale_column if args.guidance else None,
             )
             if summaries[name] is not None:
                 logger.info(
@@ -184,6 +194,7 @@ class OGERTrainer(GRPOTrainer):
         if self._is_vlm:
             raise ValueError(_UNSUPPORTED_VISION)
         self.exploration_column = len(self.reward_funcs) - 1
+        self.guidance = GuidedRegeneration(self) if args.guidance else None
         self.teacher_embeddings = TeacherEmbeddings(self.encoder, args.teacher_cache_dir)
         with self.accelerator.local_main_process_first():  # one process per node encodes, the others load its file
             for _, dataset in _named_datasets(train_dataset, eval_dataset):
@@ -235,7 +246,7 @@ class OGERTrainer(GRPOTrainer):
         self._pending_rows = inputs
         try:
             output = super()._generate_and_score_completions(inputs)
-            sources = [SampleSource.POLICY if s == "policy" else SampleSource.TEACHER for s in self._record.sources]
+            sources = [SampleSource.of(source) for source in self._record.sources]
         finally:
             self._pending_rows, self._record, self._entropy_probe = None, None, False
         output["sample_source"] = torch.tensor(sources, dtype=torch.long, device=self.accelerator.device)
@@ -248,14 +259,18 @@ class OGERTrainer(GRPOTrainer):
         with recorder.attached(self._decoding_model()) if recorder else contextlib.nullcontext():
             result = list(super()._generate(prompts))
         prompt_ids, completions = result[0], result[3]
+        sources = ["policy"] * len(completions)
+        guided = set()
+        if self.model.training and self.guidance is not None:
+            with profiling_context(self, "RGPO.guidance"):
+                guided = self.guidance.guide(prompts, self._pending_rows, result, sources)
         teachers = [self._teachers_of(row) for row in self._pending_rows]
         with profiling_context(self, "OGER.divergence"):
             divergence = self._divergence(completions, teachers)
         all_divergence = self.accelerator.gather(divergence.to(self.accelerator.device)).cpu()
-        sources = ["policy"] * len(completions)
         if self.model.training and self.args.num_offline_per_group > 0:
             with profiling_context(self, "OGER.splice"):
-                self._splice(all_divergence, teachers, result, sources)
+                self._splice(all_divergence, teachers, result, sources, guided)
         is_policy = torch.tensor([source == "policy" for source in sources])
         self._record = _GenerationRecord(
             prompt_ids,
@@ -284,11 +299,14 @@ class OGERTrainer(GRPOTrainer):
         similarity = mean_teacher_similarity(online, torch.cat(per_row), [len(t.texts) for t in teachers])
         return divergence_from_similarity(similarity)
 
-    def _splice(self, all_divergence: torch.Tensor, teachers: list[TeacherSet], result: list, sources: list[str]):
-        """Replace, in every group with teachers, k online completions by teacher completions.
+    def _splice(
+        self, all_divergence: torch.Tensor, teachers: list[TeacherSet], result: list, sources: list[str], guided: set
+    ):
+        """Replace, in every group with teachers, k online completions (never the `guided` rows) by teacher completions.
 
-        The plan of a group depends only on the gathered divergences, its teachers and its (seed, step, index) stream,
-        so the processes that share a group agree on it; each process then rewrites only the rows it holds.
+        The plan of a group depends only on the gathered divergences, its teachers, the gathered guided rows and its
+        (seed, step, index) stream, so the processes that share a group agree on it; each process then rewrites only
+        the rows it holds.
         """
         num_local, n, k = len(sources), self.num_generations, self.args.num_offline_per_group
         first = self.accelerator.process_index * num_local  # global index of the first local row
@@ -305,7 +323,9 @@ class OGERTrainer(GRPOTrainer):
 
             rng = group_rng(self.args.seed, self.state.global_step, group)
             divergence = all_divergence[group * n : (group + 1) * n]
-            plan = plan_group_splice(divergence, len(teacher_set.texts), k, self.args.replacement_strategy, rng, fits)
+            online = torch.tensor([group * n + slot not in guided for slot in range(n)])
+            strategy = self.args.replacement_strategy
+            plan = plan_group_splice(divergence, len(teacher_set.texts), k, strategy, rng, fits, online)
             short_groups += len(plan) < k and group * n >= first  # counted once, by the holder of its first row
             for slot, j in plan:
                 i = group * n + slot - first
@@ -399,7 +419,8 @@ class OGERTrainer(GRPOTrainer):
         record = self._record
         lengths = torch.tensor([len(ids) for ids in completion_ids])
         entropies = record.entropies
-        missing = entropies is None or entropies.size(1) < lengths.max()
+        policy_lengths = lengths[record.is_policy]  # spliced and guided rows need no entropy
+        missing = entropies is None or (policy_lengths.numel() > 0 and entropies.size(1) < policy_lengths.max())
         if self.accelerator.gather(torch.tensor([missing], device=self.accelerator.device)).any():
             with profiling_context(self, "OGER.entropy_forward"):
                 entropies = self._entropy_forward(record.prompt_ids, completion_ids)
@@ -417,10 +438,7 @@ class OGERTrainer(GRPOTrainer):
         local = torch.stack([record.divergence, h_last, record.is_policy.float()], dim=1).to(rewards.device)
         divergence, h_all, is_policy = self.accelerator.gather(local).unbind(1)
         is_policy = is_policy.bool()
-        verifiable_columns = rewards[:, : self.exploration_column]
-        weights = self.reward_weights[: self.exploration_column].to(rewards.device)
-        verifiable = (verifiable_columns * weights).nansum(1)
-        verifiable[torch.isnan(verifiable_columns).all(1)] = float("nan")
+        verifiable = self.verifiable_reward(rewards)
         bonus = exploration_reward(
             divergence, h_all, verifiable, is_policy, self.args.exploration_coef, self.args.entropy_modulation
         )
@@ -430,6 +448,13 @@ class OGERTrainer(GRPOTrainer):
         self._log_completion_extra("divergence", record.divergence.tolist())
         self._log_completion_extra("entropy_last", h_last.tolist())
         return rewards
+
+    def verifiable_reward(self, rewards: torch.Tensor) -> torch.Tensor:
+        """R_m per row: the weighted sum of the user's reward columns (`oger_exploration` excluded), NaN where every
+        one of them is NaN (unscorable, as in TRL)."""
+        columns = rewards[:, : self.exploration_column]
+        verifiable = (columns * self.reward_weights[: self.exploration_column].to(rewards.device)).nansum(1)
+        return verifiable.masked_fill(torch.isnan(columns).all(1), float("nan"))
 
     def _log_reward_metrics(self, divergence, h_last, is_policy, verifiable, bonus) -> None:
         mode = "train" if self.model.training else "eval"
@@ -446,7 +471,11 @@ class OGERTrainer(GRPOTrainer):
     # --- hook 5: the loss -------------------------------------------------------------------------------------------
     def _compute_loss(self, model, inputs):
         advantages = inputs["advantages"]
-        offline = (inputs["sample_source"] != SampleSource.POLICY).unsqueeze(1)  # (B, 1)
+        source = inputs["sample_source"]
+        offline = source == SampleSource.TEACHER
+        if self.args.guided_loss == "shaped":
+            offline = offline | (source == SampleSource.GUIDED)
+        offline = offline.unsqueeze(1)  # (B, 1): rows trained with the shaping term instead of TRL's loss
         online_advantages = advantages.masked_fill(offline if advantages.dim() == 2 else offline.squeeze(1), 0.0)
         with self._capture_loss_logps() as captured:
             loss = super()._compute_loss(model, {**inputs, "advantages": online_advantages})

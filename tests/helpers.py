@@ -180,15 +180,16 @@ def make_trainer(
     model_seed=0,
     eval_dataset=None,
     peft_config=None,
+    trainer_class=None,
     **overrides,
 ):
-    """An OGERTrainer over the tiny policy and the synthetic arithmetic data."""
+    """An OGERTrainer (or `trainer_class`) over the tiny policy and the synthetic arithmetic data."""
     from trl.rewards import accuracy_reward
 
     from oger_trl import OGERConfig, OGERTrainer
 
     args = OGERConfig(**base_config_kwargs(tmp_path / "out", tmp_path / "cache", **overrides))
-    return OGERTrainer(
+    return (trainer_class or OGERTrainer)(
         build_model(tokenizer, seed=model_seed),
         reward_funcs=reward_funcs or [accuracy_reward, letter_reward],
         args=args,
@@ -253,14 +254,15 @@ def independent_logps(model, inputs, temperature: float = 1.0) -> torch.Tensor:
     return torch.log_softmax(logits.float(), -1).gather(-1, inputs["completion_ids"].unsqueeze(-1)).squeeze(-1)
 
 
-def joint_luffy_objective(logps, inputs, loss_type: str, trainer, gamma: float = 0.1) -> torch.Tensor:
+def joint_luffy_objective(logps, inputs, loss_type: str, trainer, gamma: float = 0.1, shaped=None) -> torch.Tensor:
     """sum_t [m * (-A p/(p+gamma)) + (1 - m) * (-A * ratio)] / norm on one micro-batch, one process, no old-policy
-    log-probs (ratio = pi/pi_old is 1 in value), written from the LUFFY/TRL definitions of each normaliser."""
+    log-probs (ratio = pi/pi_old is 1 in value), written from the LUFFY/TRL definitions of each normaliser. m marks
+    the `shaped` rows (default: the teacher rows)."""
     from oger_trl import SampleSource
 
     ga = trainer.args.gradient_accumulation_steps
     a = inputs["advantages"].unsqueeze(1)
-    teacher = (inputs["sample_source"] == SampleSource.TEACHER).unsqueeze(1)
+    teacher = (inputs["sample_source"] == SampleSource.TEACHER if shaped is None else shaped).unsqueeze(1)
     p = logps.exp()
     ratio = torch.exp(logps - logps.detach())
     per_token = torch.where(teacher, -a * p / (p + gamma), -a * ratio)
@@ -304,3 +306,39 @@ def recording_trainer_class():
             return output
 
     return RecordingTrainer
+
+
+HINT_MARK = "reference solution to guide you:"
+
+
+def hint_aware(trainer_class):
+    """`trainer_class` with TRL's sampling replaced by a deterministic rule, so that RGPO's decisions are known: a prompt
+    carrying a hint is answered with its rationale; an unguided "What is a + b?" is answered correctly only when a is
+    even (other groups fail entirely)."""
+    import re
+
+    class HintAware(trainer_class):
+        def _generate_single_turn(self, prompt_ids, images, multimodal_fields, num_generations, has_tool_images=False):
+            completions = []
+            for ids in prompt_ids:
+                prompt = self._tokenizer.decode(ids)
+                if HINT_MARK in prompt:
+                    answer = prompt.split(HINT_MARK, 1)[1].split("<|im_end|>")[0].strip()
+                else:
+                    a, b = map(int, re.search(r"What is (\d+) \+ (\d+)", prompt).groups())
+                    answer = f"The sum is \\boxed{{{a + b if a % 2 == 0 else a + b + 7}}}."
+                completions.append(
+                    self._tokenizer(answer, add_special_tokens=False)["input_ids"] + [self.eos_token_ids[0]]
+                )
+            return completions, None
+
+    return HintAware
+
+
+def rationale_dataset(n: int = 8, seed: int = 0, wrong: tuple = (), missing: tuple = (), **kwargs) -> Dataset:
+    """The arithmetic data with a `rationale` per row: correct, wrong for rows in `wrong`, absent for `missing`."""
+    rows = arithmetic_dataset(n, seed, **kwargs).to_list()
+    for i, (row, (a, b)) in enumerate(zip(rows, arithmetic_problems(n, seed), strict=True)):
+        answer = a + b + 1 if i in wrong else a + b
+        row["rationale"] = None if i in missing else f"Add {a} and {b}: \\boxed{{{answer}}}"
+    return Dataset.from_list(rows)

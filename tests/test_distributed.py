@@ -106,3 +106,23 @@ def test_zero3_makes_the_same_decisions_and_losses_as_plain_runs(zero3_runs, can
         assert got["sources"] == expected["sources"]
         assert got["advantages"] == pytest.approx(expected["advantages"], abs=1e-6)
     assert deepspeed["losses"] == pytest.approx(plain["losses"], rel=1e-4, abs=1e-6)
+
+
+@pytest.fixture(scope="module")
+def guided_runs(tmp_path_factory):
+    one = torchrun(tmp_path_factory.mktemp("g_one"), 1, 6, "--guidance")
+    two = torchrun(tmp_path_factory.mktemp("g_two"), 2, 3, "--guidance")
+    return one, two
+
+
+def test_rgpo_with_groups_split_across_processes_decides_as_one_process(guided_runs):
+    one, two = guided_runs
+    assert two["world_size"] == 2 and len(two["losses"]) == len(one["losses"]) == 2
+    guided = split_group = 0
+    for single, split in zip(one["batches"], two["batches"], strict=True):
+        assert split["sources"] == single["sources"]
+        assert split["rewards"]["accuracy_reward"] == single["rewards"]["accuracy_reward"]
+        assert split["advantages"] == pytest.approx(single["advantages"], abs=1e-6)
+        guided += single["sources"].count("guided")
+        split_group += "guided" in single["sources"][4:8]  # rows 4-7: 4-5 on process 0, 6-7 on process 1
+    assert guided > 0 and split_group > 0  # transfers happened, also into a group split across the processes

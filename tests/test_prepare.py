@@ -30,16 +30,24 @@ def openr1_sources(tmp_path):
             "answer": "4",
             "generations": ["<think>\nadd them\n</think>\nThe answer is \\boxed{4}.", "It is \\boxed{5}.", LONG],
             "correctness_math_verify": [True, False, True],
+            "solution": "Two plus two is four.",  # a reference solution: it becomes the RGPO rationale
         },
         {
             "problem": "Compute  3*3.",
             "answer": "9",
             "generations": ["\\boxed{9}", "\\boxed{9}"],
             "correctness_math_verify": [True, True],
+            "solution": "",
         },
-        {"problem": "A hard one.", "answer": "42", "generations": ["\\boxed{41}"], "correctness_math_verify": [False]},
+        {
+            "problem": "A hard one.",
+            "answer": "42",
+            "generations": ["\\boxed{41}"],
+            "correctness_math_verify": [False],
+            "solution": "Guess.",
+        },
     ]
-    qwen = [  # no correctness column: graded with math-verify while preparing
+    qwen = [  # no correctness nor solution column: graded with math-verify while preparing, no rationale
         {"problem": "what is 2 +  2?", "answer": "4", "generations": ["2 + 2 = 4, so \\boxed{4}."]},
         {"problem": "A new one.", "answer": "7", "generations": ["\\boxed{8}", "So \\boxed{7}"]},
     ]
@@ -66,19 +74,28 @@ def test_openr1_sources_are_merged_filtered_and_reported(tmp_path, tokenizer, op
             "solution": "4",
             "teacher_completions": ["add them\n</think>\nThe answer is \\boxed{4}.", "2 + 2 = 4, so \\boxed{4}."],
             "teacher_sources": ["r1", "qwen"],
+            "rationale": "Two plus two is four.",
         },
         {
             "prompt": user("Compute  3*3."),
             "solution": "9",
             "teacher_completions": ["\\boxed{9}"],
             "teacher_sources": ["r1"],
+            "rationale": None,
         },
-        {"prompt": user("A hard one."), "solution": "42", "teacher_completions": [], "teacher_sources": []},
+        {
+            "prompt": user("A hard one."),
+            "solution": "42",
+            "teacher_completions": [],
+            "teacher_sources": [],
+            "rationale": "Guess.",
+        },
         {
             "prompt": user("A new one."),
             "solution": "7",
             "teacher_completions": ["So \\boxed{7}"],
             "teacher_sources": ["qwen"],
+            "rationale": None,
         },
     ]
     assert len(tokenizer(LONG, add_special_tokens=False)["input_ids"]) >= 100  # the long trace really is too long
@@ -120,3 +137,4 @@ def test_gsm8k_model_solutions_become_four_teacher_rows(tmp_path):
     assert first["solution"] == "3"
     assert all(t.endswith("The answer is \\boxed{3}.") and "<<" not in t for t in first["teacher_completions"])
     assert set(first["teacher_sources"]) <= set(teachers)
+    assert first["rationale"].endswith("The answer is \\boxed{3}.")  # the reference solution, for RGPO

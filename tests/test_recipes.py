@@ -25,6 +25,8 @@ def test_the_expected_recipes_exist():
     expected = {f"Qwen2.5-Math-1.5B/oger/config_{n}.yaml" for n in ("paper", "grpo", "luffy", "entropy")} | {
         "Qwen2.5-Math-1.5B/oger/config_oger_no_entropy.yaml",
         "Qwen2.5-Math-1.5B/oger/config_oger_single_teacher.yaml",
+        "Qwen2.5-Math-1.5B/oger/config_rgpo.yaml",
+        "Qwen2.5-Math-1.5B/oger/config_oger_rgpo.yaml",
         "Qwen2.5-Math-7B/oger/config_paper.yaml",
         "Qwen2.5-0.5B-Instruct/oger/config_lora_1gpu.yaml",
         "SmolLM2-135M-Instruct/oger/config_cpu.yaml",
@@ -60,6 +62,8 @@ ABLATIONS = {
     "entropy": {"num_offline_per_group": 0, "exploration_coef": 0.0, "entropy_coef": 0.005},
     "oger_no_entropy": {"entropy_modulation": "none"},
     "oger_single_teacher": {"teachers": ["deepseek-r1"]},
+    "rgpo": {"num_offline_per_group": 0, "exploration_coef": 0.0, "entropy_coef": 0.0, "guidance": True},
+    "oger_rgpo": {"guidance": True},
 }
 BOOKKEEPING = {"output_dir", "hub_model_id", "logging_dir", "run_name"}
 

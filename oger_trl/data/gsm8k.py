@@ -43,7 +43,8 @@ def read_jsonl(path: str) -> list[dict]:
 
 
 def gsm8k_problems(path: str) -> list[Problem]:
-    """Problems of `example_model_solutions.jsonl`, each with its four model solutions as candidate teacher traces."""
+    """Problems of `example_model_solutions.jsonl`, each with its four model solutions as candidate teacher traces and
+    the reference solution as rationale."""
     return [
         Problem(
             gsm8k_prompt(record["question"]),
@@ -52,6 +53,7 @@ def gsm8k_problems(path: str) -> list[Problem]:
                 Trace(teacher, boxed_solution(record[teacher]["solution"]), record[teacher]["is_correct"])
                 for teacher in GSM8K_TEACHERS
             ],
+            rationale=boxed_solution(record["ground_truth"]),
         )
         for record in read_jsonl(path)
     ]

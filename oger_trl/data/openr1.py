@@ -35,8 +35,9 @@ def openr1_problems(
         for index, row in enumerate(dataset):
             answer = str(row["answer"]).strip()
             key = normalize_problem(row["problem"])
-            if key not in merged:
-                merged[key] = Problem(chat_prompt(row["problem"], instruction, system_prompt), answer)
+            if key not in merged:  # the source's reference `solution`, when it has one, becomes the RGPO rationale
+                prompt = chat_prompt(row["problem"], instruction, system_prompt)
+                merged[key] = Problem(prompt, answer, rationale=row.get("solution") or None)
             elif merged[key].solution != answer:
                 report.answer_conflicts += 1  # the first source's answer stands
             generations = row["generations"] or []

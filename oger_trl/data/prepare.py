@@ -27,6 +27,7 @@ class Problem:
     prompt: str | list[dict]
     solution: str
     traces: list[Trace] = field(default_factory=list)
+    rationale: str | None = None  # a reference solution, the hint of RGPO guidance
 
 
 @dataclass
@@ -93,6 +94,7 @@ def assemble(
                 "solution": problem.solution,
                 "teacher_completions": texts,
                 "teacher_sources": names,
+                "rationale": problem.rationale,
             }
         )
     return Dataset.from_list(rows), report

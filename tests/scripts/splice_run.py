@@ -17,7 +17,9 @@ from helpers import (
     base_config_kwargs,
     build_model,
     build_tokenizer,
+    hint_aware,
     letter_reward,
+    rationale_dataset,
     recording_trainer_class,
 )
 from trl.rewards import accuracy_reward
@@ -56,6 +58,7 @@ def main():
     parser.add_argument("--per-device-batch", type=int, required=True)
     parser.add_argument("--canned", action="store_true")
     parser.add_argument("--steps", type=int, default=2)
+    parser.add_argument("--guidance", action="store_true", help="RGPO on, with hint-aware canned generation")
     cli = parser.parse_args()
 
     tokenizer = build_tokenizer()
@@ -67,18 +70,21 @@ def main():
             gradient_accumulation_steps=2,
             max_steps=cli.steps,
             num_offline_per_group=1,
+            guidance=cli.guidance,
+            num_guided_generations=2,
         )
     )
+    trainer_class = hint_aware(recording_trainer_class()) if cli.guidance else CannedTrainer
     encoder = SentenceEncoder(max_length=128)  # built after the config: under ZeRO-3 it must still load whole
-    trainer = CannedTrainer(
+    trainer = trainer_class(
         build_model(tokenizer),
-        reward_funcs=[accuracy_reward, letter_reward],
+        reward_funcs=[accuracy_reward] if cli.guidance else [accuracy_reward, letter_reward],
         args=args,
-        train_dataset=arithmetic_dataset(12),
+        train_dataset=rationale_dataset(12, wrong=(1,), missing=(2,)) if cli.guidance else arithmetic_dataset(12),
         processing_class=tokenizer,
         encoder=encoder,
     )
-    trainer.canned = cli.canned
+    trainer.canned = cli.canned and not cli.guidance
     trainer.train()
     if trainer.accelerator.is_main_process:
         result = {

@@ -342,3 +342,28 @@ def rationale_dataset(n: int = 8, seed: int = 0, wrong: tuple = (), missing: tup
         answer = a + b + 1 if i in wrong else a + b
         row["rationale"] = None if i in missing else f"Add {a} and {b}: \\boxed{{{answer}}}"
     return Dataset.from_list(rows)
+
+
+def write_gsm8k_style_teachers(path, n: int = 24, seed: int = 0) -> str:
+    """Arithmetic problems in the format of GSM8K's `example_model_solutions.jsonl`: a ground truth and four model
+    solutions ending in `A: N`, two correct, one wrong, one correct only for even problems."""
+    import json
+
+    def solution(a, b, answer, style):
+        return {"solution": f"{style} {a} + {b} = {answer}\nA: {answer}", "is_correct": answer == a + b}
+
+    lines = []
+    for i, (a, b) in enumerate(arithmetic_problems(n, seed)):
+        lines.append(
+            {
+                "question": f"What is {a} + {b}?",
+                "ground_truth": f"We add: {a} + {b} = {a + b}\nA: {a + b}",
+                "6b_finetuning": solution(a, b, a + b, "Sum:"),
+                "6b_verification": solution(a, b, a + b + 1, "Guess:"),
+                "175b_finetuning": solution(a, b, a + b, "Adding,"),
+                "175b_verification": solution(a, b, a + b if i % 2 == 0 else a + b - 1, "So"),
+            }
+        )
+    with open(path, "w") as f:
+        f.writelines(json.dumps(line) + "\n" for line in lines)
+    return str(path)

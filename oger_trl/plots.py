@@ -17,6 +17,9 @@ PANELS = (
 )
 
 
+STYLES = ("-o", "--s", ":^", "-.D")
+
+
 def series(history: list[dict], key: str) -> tuple[list[int], list[float]]:
     points = [(h["step"], h[key]) for h in history if h.get(key) is not None]
     return [s for s, _ in points], [v for _, v in points]
@@ -33,7 +36,8 @@ def plot_dynamics(histories: dict[str, list[dict]], start: dict[str, float], out
                 steps, values = series(history, key)
                 if key.startswith("eval/") and name in start:
                     steps, values = [0, *steps], [start[name], *values]
-                ax.plot(steps, values, marker="o", markersize=3, label=name)
+                style = STYLES[list(histories).index(name) % len(STYLES)]
+                ax.plot(steps, values, style, markersize=4, label=name)  # distinct styles: equal curves stay visible
             ax.set_title(title)
             ax.set_xlabel("optimizer step")
             ax.set_ylabel(unit)

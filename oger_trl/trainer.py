@@ -424,7 +424,8 @@ class OGERTrainer(GRPOTrainer):
         if self.accelerator.gather(torch.tensor([missing], device=self.accelerator.device)).any():
             with profiling_context(self, "OGER.entropy_forward"):
                 entropies = self._entropy_forward(record.prompt_ids, completion_ids)
-        h_last = last_token_entropy(entropies, lengths).cpu().masked_fill(~record.is_policy, float("nan"))
+        # spliced and guided rows get length 0, hence NaN: they may be longer than anything the policy decoded
+        h_last = last_token_entropy(entropies, lengths.masked_fill(~record.is_policy, 0)).cpu()
         if self.mask_truncated_completions:  # TRL drops these rows from attention and loss: no entropy to speak of
             truncated = torch.tensor([ids[-1] not in self.eos_token_ids for ids in completion_ids])
             h_last = h_last.masked_fill(truncated, float("nan"))

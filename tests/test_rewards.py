@@ -120,3 +120,17 @@ def test_reward_weights_weight_the_verifiable_reward_and_leave_the_users_list_un
 
 def test_letter_reward_is_a_real_signal():
     assert letter_reward(["12 apples and pears", "1 + 2 = 3"]) == [0.6, 0.0]
+
+
+def test_teacher_rows_longer_than_every_online_completion(tmp_path, tokenizer, encoder):
+    # online completions stop after 3 tokens; teacher completions are longer than anything the policy decoded
+    trainer = make_trainer(
+        tmp_path, tokenizer, encoder, **DECODING, generation_kwargs={"max_new_tokens": 3}, num_offline_per_group=1
+    )
+    trainer.model.train()
+    recorded, output = record_online_generation(trainer, next(iter(trainer.get_train_dataloader())))
+    assert max(len(ids) for ids in recorded["completion_ids"]) <= 3
+    teacher = output["sample_source"] == 1
+    assert teacher.any() and output["completion_mask"][teacher].sum(1).min() > 3
+    entropy_last = trainer._logs["extra"]["entropy_last"]
+    assert all(math.isnan(h) == bool(t) for h, t in zip(entropy_last, teacher.tolist(), strict=True))

@@ -3,6 +3,7 @@ with the report's numbers equal to the logged history."""
 
 import json
 import re
+from pathlib import Path
 
 import pytest
 from helpers import build_model, write_gsm8k_style_teachers
@@ -65,3 +66,29 @@ def test_demo_writes_a_report_that_matches_its_logs(tmp_path, tokenizer):
     assert float(table_row(report, "share of teacher")[0]) == 0.0  # the GRPO baseline never splices
     assert float(table_row(report, "share of teacher")[1]) > 0.0
     assert re.search(r"!\[dynamics.png\]\(dynamics.png\)", report)
+
+
+def test_without_local_data_the_demo_fetches_it_or_says_clearly_why_it_cannot(tmp_path, monkeypatch, capsys):
+    import urllib.error
+    import urllib.request
+
+    from oger_trl.demo import teacher_file
+
+    monkeypatch.setenv("HOME", str(tmp_path))  # an empty download cache
+
+    def offline(url, filename):
+        raise urllib.error.URLError("no network")
+
+    monkeypatch.setattr(urllib.request, "urlretrieve", offline)
+    with pytest.raises(
+        SystemExit, match=r"Could not fetch example_model_solutions.jsonl .*pass its folder with --data-dir"
+    ):
+        teacher_file(str(tmp_path / "missing"))
+    assert "fetching it from https://raw.githubusercontent.com/openai/grade-school-math" in capsys.readouterr().out
+
+    def fetched(url, filename):
+        write_gsm8k_style_teachers(filename, n=3)
+
+    monkeypatch.setattr(urllib.request, "urlretrieve", fetched)
+    path = teacher_file(None)
+    assert path.endswith("example_model_solutions.jsonl") and len(Path(path).read_text().splitlines()) == 3

@@ -252,10 +252,10 @@ class OGERTrainer(GRPOTrainer):
         output["sample_source"] = torch.tensor(sources, dtype=torch.long, device=self.accelerator.device)
         return output
 
-    # --- hook 2: divergence and splice ------------------------------------------------------------------------------
+    # --- hook 2: RGPO guidance, divergence and splice ---------------------------------------------------------------
     def _generate(self, prompts: list):
-        source = self._entropy_source()
-        recorder = DecodingEntropyRecorder(self.temperature) if source == "decoding" else None
+        entropy_source = self._entropy_source()
+        recorder = DecodingEntropyRecorder(self.temperature) if entropy_source == "decoding" else None
         with recorder.attached(self._decoding_model()) if recorder else contextlib.nullcontext():
             result = list(super()._generate(prompts))
         prompt_ids, completions = result[0], result[3]
@@ -278,7 +278,7 @@ class OGERTrainer(GRPOTrainer):
             divergence.masked_fill(~is_policy, float("nan")),
             recorder.entropies() if recorder else None,
         )
-        self._entropy_probe = source == "trl_pass"
+        self._entropy_probe = entropy_source == "trl_pass"
         return tuple(result)
 
     def _teachers_of(self, row: dict) -> TeacherSet:

@@ -51,26 +51,34 @@ def zero3(out_dir, nproc: int, per_device_batch: int, extensions_dir, *flags: st
     return run(launcher, out_dir, per_device_batch, *flags, extensions_dir=extensions_dir)
 
 
+def one_and_two_processes(tmp_path_factory, launch, *flags) -> tuple[dict, dict]:
+    """The same 12-row generation batches on 1 process (6 rows x 2 micro-steps) and on 2 (3 rows x 2 micro-steps
+    each). With 2 processes each holds 6 rows, so the group of rows 4-7 is split across them."""
+    one = launch(tmp_path_factory.mktemp("one"), 1, 6, *flags)
+    return one, launch(tmp_path_factory.mktemp("two"), 2, 3, *flags)
+
+
+def assert_same_decisions(expected: dict, got: dict) -> None:
+    for a, b in zip(expected["batches"], got["batches"], strict=True):
+        assert b["sources"] == a["sources"]
+        assert b["rewards"]["accuracy_reward"] == a["rewards"]["accuracy_reward"]
+        assert b["advantages"] == pytest.approx(a["advantages"], abs=1e-6)
+
+
 @pytest.fixture(scope="module")
 def canned_runs(tmp_path_factory):
-    # 12 rows per generation batch either way: 1 x (6 rows x 2 micro-steps) or 2 x (3 rows x 2 micro-steps).
-    # With 2 processes each holds 6 rows, so the group of rows 4-7 is split across them.
-    one = torchrun(tmp_path_factory.mktemp("one"), 1, 6, "--canned")
-    two = torchrun(tmp_path_factory.mktemp("two"), 2, 3, "--canned")
-    return one, two
+    return one_and_two_processes(tmp_path_factory, torchrun, "--canned")
 
 
 def test_two_processes_make_the_same_splice_decisions_as_one(canned_runs):
     one, two = canned_runs
     assert (one["world_size"], two["world_size"]) == (1, 2)
     assert len(one["batches"]) == len(two["batches"]) == 2
+    assert_same_decisions(one, two)
     for single, split in zip(one["batches"], two["batches"], strict=True):
-        assert split["sources"] == single["sources"]
         for g in range(3):  # exactly one teacher row in every group of 4, including the split one
             assert sum(s != "policy" for s in single["sources"][4 * g : 4 * g + 4]) == 1
-        assert split["rewards"]["accuracy_reward"] == single["rewards"]["accuracy_reward"]
         assert split["rewards"]["oger_exploration"] == pytest.approx(single["rewards"]["oger_exploration"], abs=1e-6)
-        assert split["advantages"] == pytest.approx(single["advantages"], abs=1e-6)
 
 
 def test_two_processes_train_with_real_generation(tmp_path):
@@ -83,9 +91,8 @@ def test_two_processes_train_with_real_generation(tmp_path):
 @pytest.fixture(scope="module")
 def zero3_runs(tmp_path_factory):
     extensions = tmp_path_factory.mktemp("torch_extensions")
-    one = zero3(tmp_path_factory.mktemp("z3one"), 1, 6, extensions, "--canned")
-    two = zero3(tmp_path_factory.mktemp("z3two"), 2, 3, extensions, "--canned")
-    return one, two
+    launch = lambda out, nproc, batch, *flags: zero3(out, nproc, batch, extensions, *flags)  # noqa: E731
+    return one_and_two_processes(tmp_path_factory, launch, "--canned")
 
 
 def test_zero3_partitions_the_policy_but_not_the_encoder(zero3_runs, canned_runs):
@@ -102,27 +109,21 @@ def test_zero3_partitions_the_policy_but_not_the_encoder(zero3_runs, canned_runs
 def test_zero3_makes_the_same_decisions_and_losses_as_plain_runs(zero3_runs, canned_runs, world):
     plain, deepspeed = canned_runs[world - 1], zero3_runs[world - 1]
     assert deepspeed["world_size"] == world
-    for expected, got in zip(plain["batches"], deepspeed["batches"], strict=True):
-        assert got["sources"] == expected["sources"]
-        assert got["advantages"] == pytest.approx(expected["advantages"], abs=1e-6)
+    assert_same_decisions(plain, deepspeed)
     assert deepspeed["losses"] == pytest.approx(plain["losses"], rel=1e-4, abs=1e-6)
 
 
 @pytest.fixture(scope="module")
 def guided_runs(tmp_path_factory):
-    one = torchrun(tmp_path_factory.mktemp("g_one"), 1, 6, "--guidance")
-    two = torchrun(tmp_path_factory.mktemp("g_two"), 2, 3, "--guidance")
-    return one, two
+    return one_and_two_processes(tmp_path_factory, torchrun, "--guidance")
 
 
 def test_rgpo_with_groups_split_across_processes_decides_as_one_process(guided_runs):
     one, two = guided_runs
     assert two["world_size"] == 2 and len(two["losses"]) == len(one["losses"]) == 2
+    assert_same_decisions(one, two)
     guided = split_group = 0
-    for single, split in zip(one["batches"], two["batches"], strict=True):
-        assert split["sources"] == single["sources"]
-        assert split["rewards"]["accuracy_reward"] == single["rewards"]["accuracy_reward"]
-        assert split["advantages"] == pytest.approx(single["advantages"], abs=1e-6)
+    for single in one["batches"]:
         guided += single["sources"].count("guided")
         split_group += "guided" in single["sources"][4:8]  # rows 4-7: 4-5 on process 0, 6-7 on process 1
     assert guided > 0 and split_group > 0  # transfers happened, also into a group split across the processes

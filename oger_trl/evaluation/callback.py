@@ -7,8 +7,8 @@ from trl.models.utils import unwrap_model_for_generation
 
 from .benchmarks import load_items
 from .generation import TransformersBackend
-from .grading import grade_choice, grade_math
 from .metrics import summarize
+from .runner import EvalSettings, answer_batches
 
 
 class BenchmarkEvalCallback(TrainerCallback):
@@ -27,7 +27,9 @@ class BenchmarkEvalCallback(TrainerCallback):
         batch_size: int = 8,
     ):
         self.trainer, self.every_steps, self.n = trainer, every_steps, n
-        self.temperature, self.max_new_tokens, self.batch_size = temperature, max_new_tokens, batch_size
+        self.settings = EvalSettings(
+            n=n, temperature=temperature, max_new_tokens=max_new_tokens, batch_size=batch_size
+        )
         self.benchmarks = [load_items(spec, limit) for spec in benchmarks]
 
     def on_step_end(self, args, state, control, **kwargs):
@@ -45,27 +47,8 @@ class BenchmarkEvalCallback(TrainerCallback):
         with unwrap_model_for_generation(trainer.model_wrapped, trainer.accelerator) as model:
             generator = TransformersBackend(model, trainer._tokenizer, trainer.eos_token_ids)
             for benchmark, items in self.benchmarks:
-                records += self._answer(generator, benchmark, items[rank::world])
+                for batch in answer_batches(generator, benchmark, items[rank::world], self.settings):
+                    records += [record for item_records in batch for record in item_records]
         trainer.model.train(was_training)
         summary = summarize(gather_object(records), self.n, {b.name: b.domain for b, _ in self.benchmarks})
         return {f"eval/{name}/avg@{self.n}": m[f"avg@{self.n}"] for name, m in summary["benchmarks"].items()}
-
-    def _answer(self, generator: TransformersBackend, benchmark, items) -> list[dict]:
-        grade = grade_math if benchmark.kind == "math" else grade_choice
-        records = []
-        for start in range(0, len(items), self.batch_size):
-            batch = items[start : start + self.batch_size]
-            prompts = [generator.render(item.prompt) for item in batch]
-            outputs = generator.generate(prompts, self.n, self.temperature, 1.0, self.max_new_tokens)
-            for item, completions in zip(batch, outputs, strict=True):
-                records += [
-                    {
-                        "benchmark": benchmark.name,
-                        "id": item.id,
-                        "correct": grade(c.text, item.gold).correct,
-                        "num_tokens": c.num_tokens,
-                        "truncated": c.truncated,
-                    }
-                    for c in completions
-                ]
-        return records

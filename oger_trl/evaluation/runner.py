@@ -7,6 +7,7 @@ the metrics are recomputed from them, and a rerun only generates the items they 
 
 import json
 import os
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 
 from tqdm.auto import tqdm
@@ -50,21 +51,32 @@ def run_benchmark(generator, benchmark: Benchmark, items: list[EvalItem], output
     todo = [item for item in items if item.id not in done]
     print(f"{benchmark.name}: {len(items) - len(todo)} of {len(items)} items already done")
     with open(path, "a", encoding="utf-8") as f, tqdm(total=len(todo), desc=benchmark.name, unit="item") as bar:
-        for start in range(0, len(todo), settings.batch_size):
-            batch = todo[start : start + settings.batch_size]
-            prompts = [generator.render(item.prompt) for item in batch]
-            completions = generator.generate(
-                prompts, settings.n, settings.temperature, settings.top_p, settings.max_new_tokens
-            )
-            for item, item_completions in zip(batch, completions, strict=True):
-                records = [grade_record(benchmark, item, i, c, settings) for i, c in enumerate(item_completions)]
-                done[item.id] = records
+        for batch in answer_batches(generator, benchmark, todo, settings):
+            for records in batch:
+                done[records[0]["id"]] = records
                 f.write("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records))
             f.flush()
             os.fsync(f.fileno())
             bar.update(len(batch))
     wanted = {item.id for item in items}
     return [r for item_id, records in done.items() if item_id in wanted for r in records]
+
+
+def answer_batches(
+    generator, benchmark: Benchmark, items: list[EvalItem], settings: EvalSettings
+) -> Iterator[list[list[dict]]]:
+    """Sample `settings.n` answers per item, `settings.batch_size` items per generation call; yields, per batch, the
+    graded records of each item."""
+    for start in range(0, len(items), settings.batch_size):
+        batch = items[start : start + settings.batch_size]
+        prompts = [generator.render(item.prompt) for item in batch]
+        outputs = generator.generate(
+            prompts, settings.n, settings.temperature, settings.top_p, settings.max_new_tokens
+        )
+        yield [
+            [grade_record(benchmark, item, i, completion, settings) for i, completion in enumerate(completions)]
+            for item, completions in zip(batch, outputs, strict=True)
+        ]
 
 
 def grade_record(benchmark: Benchmark, item: EvalItem, sample: int, completion, settings: EvalSettings) -> dict:

@@ -15,6 +15,7 @@ from collections.abc import Iterator
 import torch
 from trl import GRPOTrainer
 
+from .generation_rows import completion_like, replace_completion
 from .guidance import choose_transfers, failed_groups, hinted_prompt
 
 GUIDED = "guided"
@@ -34,24 +35,29 @@ class GuidedRegeneration:
         """Transfer guided completions into the failed groups of this generation batch; returns the global rows that
         received one (on every process) and marks the local ones `guided` in `sources`."""
         trainer, n = self.trainer, self.trainer.num_generations
-        _, completion_ids, _, completions, logprobs, *_ = result
+        _, completion_ids, _, completions, *_ = result
         first = trainer.accelerator.process_index * len(rows)
         online = self.verifiable_rewards(rows, prompts, completions, completion_ids)
         failed = failed_groups(online, n, self.args.guidance_threshold)
         requests, reasons = self.requests(prompts, rows, failed, first)
         counts = trainer.accelerator.gather(torch.tensor([len(requests)], device=trainer.accelerator.device))
+        count = int(counts.max())
         transfers = set()
         success, generated = 0.0, 0
-        if counts.max() > 0:
-            guided_ids, guided_completions, owners = self.generate(requests, prompts, int(counts.max()), first)
-            padded_rows = [rows[i] for i, _ in requests] + [rows[0]] * (int(counts.max()) - len(requests))
-            padded_prompts = [prompts[i] for i, _ in requests] + [prompts[0]] * (int(counts.max()) - len(requests))
-            rewards = self.verifiable_rewards(padded_rows, padded_prompts, guided_completions, guided_ids)
+        if count > 0:
+            guided_ids, guided_texts, owners = self.generate(requests, prompts, count, first)
+            pad = count - len(requests)
+            rewards = self.verifiable_rewards(
+                [rows[i] for i, _ in requests] + [rows[0]] * pad,
+                [prompts[i] for i, _ in requests] + [prompts[0]] * pad,
+                [completion_like(text, completions[0]) for text in guided_texts],
+                guided_ids,
+            ).cpu()
             all_owners = trainer.accelerator.gather(torch.tensor(owners, device=trainer.accelerator.device)).cpu()
             transfers = set(
                 choose_transfers(
                     all_owners,
-                    rewards.cpu(),
+                    rewards,
                     online.cpu(),
                     n,
                     self.args.max_guided_per_group,
@@ -60,13 +66,10 @@ class GuidedRegeneration:
             )
             real = all_owners >= 0
             generated = int(real.sum())
-            success = float((rewards.cpu()[real] > self.args.guidance_threshold).sum())
+            success = float((rewards[real] > self.args.guidance_threshold).sum())
             for j, (i, _) in enumerate(requests):
-                if first + i in transfers:
-                    completion_ids[i] = guided_ids[j]
-                    completions[i] = guided_completions[j]
-                    if logprobs is not None:  # sampled under the hinted prompt: no importance correction
-                        logprobs[i] = [float("nan")] * len(guided_ids[j])
+                if first + i in transfers:  # sampled under the hinted prompt: no importance correction either
+                    replace_completion(result, i, guided_texts[j], guided_ids[j])
                     sources[i] = GUIDED
         self.log_metrics(failed, generated, success, len(transfers), len(online), reasons)
         return transfers
@@ -113,16 +116,14 @@ class GuidedRegeneration:
 
     def generate(self, requests: list, prompts: list, count: int, first: int):
         """Guided completions for the requests, padded to `count` rows with this process's own first prompt so that
-        every process generates as many rows; returns ids, completions (TRL's structure) and owner rows (-1: padding)."""
+        every process generates as many rows; returns ids, decoded texts and owner rows (-1: padding)."""
         trainer = self.trainer
         padded = [hinted for _, hinted in requests] + [prompts[0]] * (count - len(requests))
         prompt_ids, images, multimodal = trainer._tokenize_prompts(padded)
         completion_ids, _ = trainer._generate_single_turn(prompt_ids, images, multimodal, num_generations=1)
         texts = trainer.processing_class.batch_decode(completion_ids, skip_special_tokens=True)
-        conversational = not isinstance(prompts[0], str)
-        completions = [[{"role": "assistant", "content": t}] if conversational else t for t in texts]
         owners = [first + i for i, _ in requests] + [-1] * (count - len(requests))
-        return completion_ids, completions, owners
+        return completion_ids, texts, owners
 
     def verifiable_rewards(self, rows, prompts, completions, completion_ids) -> torch.Tensor:
         """Gathered verifiable rewards R_m from the user's reward functions, without touching the completion table or

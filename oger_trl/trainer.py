@@ -41,6 +41,7 @@ from .exploration import (
     mean_teacher_similarity,
     plan_group_splice,
 )
+from .generation_rows import replace_completion
 from .rgpo import GUIDED, GuidedRegeneration
 from .shaping import aggregate_like_trl, policy_shaping_loss
 from .teacher_cache import TeacherEmbeddings
@@ -330,7 +331,7 @@ class OGERTrainer(GRPOTrainer):
             for slot, j in plan:
                 i = group * n + slot - first
                 if 0 <= i < num_local:  # otherwise another process holds the row and makes the same replacement
-                    _put_teacher_completion(result, i, teacher_set.texts[j], token_ids[j])
+                    replace_completion(result, i, teacher_set.texts[j], token_ids[j])
                     sources[i] = f"teacher:{teacher_set.names[j]}"
                     splices[teacher_set.names[j]] += 1
                     spliced_divergence.append(divergence[slot].item())
@@ -514,15 +515,6 @@ _UNSUPPORTED_VISION = (
     "OGERTrainer supports text-only models: its last-token entropy pass and teacher splicing are text-only. Pass a "
     "tokenizer as `processing_class` (not a multimodal processor), or train vision-language models with GRPOTrainer."
 )
-
-
-def _put_teacher_completion(result: list, i: int, text: str, token_ids: list[int]) -> None:
-    """Overwrite row i of `GRPOTrainer._generate`'s output with a teacher completion, in the same structures."""
-    _, completion_ids, _, completions, logprobs, *_ = result
-    completion_ids[i] = token_ids
-    completions[i] = [{"role": "assistant", "content": text}] if isinstance(completions[i], list) else text
-    if logprobs is not None:  # vLLM: NaN sampling log-probs give teacher rows an importance ratio of exactly 1
-        logprobs[i] = [float("nan")] * len(token_ids)
 
 
 def _reject_unsupported_inputs(tools, rollout_func, environment_factory, processing_class) -> None:

@@ -3,7 +3,7 @@ contract: several datasets, one per teacher, merged on the normalised problem te
 
 from datasets import Dataset
 
-from ..rewards import math_verify_correct
+from ..evaluation.grading import grade_math
 from .prepare import PrepareReport, Problem, Trace, normalize_problem
 
 OPENR1_INSTRUCTION = "Please reason step by step, and put your final answer within \\boxed{}."
@@ -43,7 +43,7 @@ def openr1_problems(
             generations = row["generations"] or []
             flags = row.get("correctness_math_verify")
             if flags is None:
-                flags = [math_verify_correct(text, answer) for text in generations]
+                flags = [grade_math(text, answer).correct for text in generations]  # the evaluation's rules
             if len(flags) != len(generations):
                 raise ValueError(
                     f"Teacher source '{teacher}', row {index}: {len(generations)} generations but {len(flags)} "

@@ -3,10 +3,10 @@
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
-SHARED ?= ../shared
 DEMO_ARGS ?=
+STUDY_ARGS ?=
 
-.PHONY: install test lint format demo benchmark clean
+.PHONY: install test lint format demo study benchmark clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -36,7 +36,10 @@ format: install
 	$(VENV)/bin/ruff check --fix .
 
 demo: $(VENV)/.models-installed
-	HF_HUB_OFFLINE=1 $(PY) -m oger_trl.demo $(if $(wildcard $(SHARED)/data/gsm8k),--data-dir $(SHARED)/data/gsm8k) $(DEMO_ARGS)
+	HF_HUB_OFFLINE=1 $(PY) -m oger_trl.demo $(DEMO_ARGS)
+
+study: $(VENV)/.models-installed
+	HF_HUB_OFFLINE=1 $(PY) benchmarks/learning_study.py $(STUDY_ARGS)
 
 benchmark: $(VENV)/.models-installed
 	HF_HUB_OFFLINE=1 $(PY) benchmarks/overhead.py --model tiny

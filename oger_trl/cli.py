@@ -12,7 +12,7 @@ commands:
   prepare   build an OGER dataset: oger-trl prepare {openr1,gsm8k} ...
   embed     precompute the teacher-embedding cache of a recipe's data: oger-trl embed --config recipe.yaml
   evaluate  score a checkpoint on the paper's benchmarks: oger-trl evaluate --model PATH --benchmarks math500,gsm8k
-  demo      a short OGER run on GSM8K with SmolLM2-135M, offline: oger-trl demo [--data-dir DIR]
+  demo      OGER vs GRPO vs LUFFY-style with SmolLM2-135M, offline, on CPU: oger-trl demo [--task addition|gsm8k]
 """
 
 

@@ -465,6 +465,7 @@ class OGERTrainer(GRPOTrainer):
         metrics["oger/divergence/mean"].append(torch.nanmean(divergence[is_policy]).item())
         metrics["oger/entropy_last/mean"].append(torch.nanmean(h_last[is_policy]).item())
         metrics["oger/exploration_reward/mean"].append(torch.nanmean(bonus[is_policy]).item())
+        metrics["oger/online_reward/mean"].append(torch.nanmean(verifiable[is_policy]).item())
         metrics["oger/offline_frac"].append((~is_policy).float().mean().item())
         metrics["oger/offline_reward/mean"].append(torch.nanmean(verifiable[~is_policy]).item())
         no_teachers = torch.isnan(divergence).view(-1, n).all(1)  # every online row of the group lacks teachers

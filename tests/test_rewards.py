@@ -134,3 +134,22 @@ def test_teacher_rows_longer_than_every_online_completion(tmp_path, tokenizer, e
     assert teacher.any() and output["completion_mask"][teacher].sum(1).min() > 3
     entropy_last = trainer._logs["extra"]["entropy_last"]
     assert all(math.isnan(h) == bool(t) for h, t in zip(entropy_last, teacher.tolist(), strict=True))
+
+
+def test_online_reward_metric_is_the_verifiable_reward_of_the_policy_rows_only(tmp_path, tokenizer, encoder):
+    # reward weights make R_m a weighted sum; letter_reward gives the random policy a reward it does earn
+    trainer = make_trainer(tmp_path, tokenizer, encoder, reward_weights=[1.0, 0.5])
+    trainer.model.train()
+    record_online_generation(trainer, next(iter(trainer.get_train_dataloader())))
+    logs = trainer._logs
+    verifiable = [
+        accuracy + 0.5 * letter
+        for accuracy, letter in zip(logs["rewards"]["accuracy_reward"], logs["rewards"]["letter_reward"], strict=True)
+    ]
+    sources = list(logs["extra"]["source"])
+    online = [r for r, source in zip(verifiable, sources, strict=True) if source == "policy"]
+    teacher = [r for r, source in zip(verifiable, sources, strict=True) if source != "policy"]
+    assert online and teacher
+    (logged,) = trainer._metrics["train"]["oger/online_reward/mean"]
+    assert logged == pytest.approx(sum(online) / len(online), abs=1e-6)
+    assert logged != pytest.approx(sum(verifiable) / len(verifiable), abs=1e-3)  # the teacher rows would change it

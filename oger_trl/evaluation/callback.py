@@ -1,6 +1,9 @@
 """A small benchmark evaluation during training: every `every_steps` optimizer steps, the policy answers a slice of
 each benchmark and `eval/<benchmark>/avg@k` joins the training metrics of that step."""
 
+import contextlib
+from collections.abc import Iterator
+
 from accelerate.utils import gather_object
 from transformers import TrainerCallback
 from trl.models.utils import unwrap_model_for_generation
@@ -39,16 +42,24 @@ class BenchmarkEvalCallback(TrainerCallback):
 
     def run(self) -> dict[str, float]:
         trainer = self.trainer
-        was_training = trainer.model.training
-        trainer.model.eval()
         rank, world = trainer.accelerator.process_index, trainer.accelerator.num_processes
         records = []
-        # One gather of the weights (collective under ZeRO-3) for the whole evaluation; generation itself is local
-        with unwrap_model_for_generation(trainer.model_wrapped, trainer.accelerator) as model:
-            generator = TransformersBackend(model, trainer._tokenizer, trainer.eos_token_ids)
+        with policy_generator(trainer) as generator:
             for benchmark, items in self.benchmarks:
                 for batch in answer_batches(generator, benchmark, items[rank::world], self.settings):
                     records += [record for item_records in batch for record in item_records]
-        trainer.model.train(was_training)
         summary = summarize(gather_object(records), self.n, {b.name: b.domain for b, _ in self.benchmarks})
         return {f"eval/{name}/avg@{self.n}": m[f"avg@{self.n}"] for name, m in summary["benchmarks"].items()}
+
+
+@contextlib.contextmanager
+def policy_generator(trainer) -> Iterator[TransformersBackend]:
+    """The trainer's policy, in eval mode, as a generation backend. Every process must enter it: it gathers the weights
+    once (a collective under ZeRO-3) for everything generated inside; generation itself is local."""
+    was_training = trainer.model.training
+    trainer.model.eval()
+    try:
+        with unwrap_model_for_generation(trainer.model_wrapped, trainer.accelerator) as model:
+            yield TransformersBackend(model, trainer._tokenizer, trainer.eos_token_ids)
+    finally:
+        trainer.model.train(was_training)

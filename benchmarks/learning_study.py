@@ -1,0 +1,166 @@
+"""The learning study: the demo's task and settings over several seeds per method, with 95% confidence intervals.
+
+OGER, GRPO and LUFFY-style (5 seeds each by default) and the ablations OGER g=1 (no entropy modulation) and OGER
+without the exploration reward (3 seeds each), all from the same SmolLM2-135M-Instruct weights on single-digit
+addition. Each finished run is written to `<output-dir>/runs/` as it ends; a restarted study skips the runs already
+there. The seeds and the accuracy threshold for time-to-accuracy are fixed here, before any result was seen.
+
+    python benchmarks/learning_study.py                      # about 80 min on 2 CPU cores
+    python benchmarks/learning_study.py --seeds 2 --ablation-seeds 1 --output-dir outputs/quick-study
+"""
+
+import argparse
+import json
+import os
+import statistics
+import time
+
+from oger_trl.demo.heldout import ACCURACY, LENIENT_ACCURACY
+from oger_trl.demo.plots import plot_dynamics
+from oger_trl.demo.runs import RunSettings, train_run
+from oger_trl.demo.summary import ONLINE_REWARD, confidence_interval, first_step_reaching, mean_over_steps, value_at
+from oger_trl.demo.tasks import addition_task
+from oger_trl.encoder import SentenceEncoder
+from oger_trl.smollm2 import OFFLINE_NAME, resolve_model_name
+
+MAIN_METHODS = ("OGER", "GRPO", "LUFFY")
+ABLATIONS = ("OGER g=1", "OGER no bonus")
+THRESHOLD = 0.5  # held-out accuracy for time-to-accuracy, fixed before the study ran
+HELD_OUT = 40
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--output-dir", default="outputs/learning-study")
+    parser.add_argument("--model", default=OFFLINE_NAME)
+    parser.add_argument("--seeds", type=int, default=5, help="seeds 0..N-1 for OGER, GRPO and LUFFY")
+    parser.add_argument("--ablation-seeds", type=int, default=3, help="seeds 0..N-1 for the two ablations")
+    parser.add_argument("--steps", type=int, default=RunSettings.steps)
+    return parser.parse_args()
+
+
+def planned_runs(seeds: int, ablation_seeds: int) -> list[tuple[str, int]]:
+    """Seed-major order, so that an interrupted study holds balanced numbers of runs per method."""
+    plan = []
+    for seed in range(max(seeds, ablation_seeds)):
+        plan += [(m, seed) for m in MAIN_METHODS if seed < seeds]
+        plan += [(m, seed) for m in ABLATIONS if seed < ablation_seeds]
+    return plan
+
+
+def run_path(output_dir: str, method: str, seed: int) -> str:
+    return os.path.join(output_dir, "runs", f"{method.replace(' ', '_').replace('=', '')}_seed{seed}.json")
+
+
+def write_json(path: str, payload: dict) -> None:
+    """Atomically: an interruption leaves either the whole file or none."""
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(f"{path}.tmp", "w") as f:
+        json.dump(payload, f, indent=1)
+    os.replace(f"{path}.tmp", path)
+
+
+def run_study(cli: argparse.Namespace, settings: RunSettings) -> None:
+    task = addition_task(HELD_OUT)
+    model_path = resolve_model_name(cli.model)
+    encoder = SentenceEncoder(max_length=settings.encoder_max_length)
+    start_path = os.path.join(cli.output_dir, "start.json")
+    start = None
+    if os.path.exists(start_path):
+        with open(start_path) as f:
+            saved = json.load(f)
+        start = saved["metrics"], saved["samples"]
+    for method, seed in planned_runs(cli.seeds, cli.ablation_seeds):
+        path = run_path(cli.output_dir, method, seed)
+        if os.path.exists(path):
+            print(f"{method}, seed {seed}: done earlier ({path})")
+            continue
+        work_dir = os.path.join(cli.output_dir, "work", os.path.basename(path)[: -len(".json")])
+        result = train_run(method, task, settings, seed, model_path, encoder, work_dir, start)
+        if start is None:
+            start = {key: result.history[0][key] for key in (ACCURACY, LENIENT_ACCURACY)}, result.samples[0]
+            write_json(start_path, {"metrics": start[0], "samples": start[1]})
+        final = result.samples[max(result.samples)]
+        write_json(path, {"method": method, "seed": seed, "seconds": result.seconds, "history": result.history,
+                          "final_answers": final})  # fmt: skip
+
+
+def load_runs(output_dir: str, plan: list[tuple[str, int]]) -> dict[str, list[dict]]:
+    runs: dict[str, list[dict]] = {}
+    for method, seed in plan:
+        path = run_path(output_dir, method, seed)
+        if os.path.exists(path):
+            with open(path) as f:
+                runs.setdefault(method, []).append(json.load(f))
+    return runs
+
+
+def study_table(runs: dict[str, list[dict]], settings: RunSettings) -> list[str]:
+    window = max(1, settings.steps // 4)
+    last = settings.steps
+    lines = [
+        f"| method | runs | held-out accuracy at step {last}, mean ± 95% CI | per seed | online reward, steps "
+        f"1-{window} → {last - window + 1}-{last} | steps to accuracy ≥ {THRESHOLD} (per seed) | token entropy, "
+        f"last {window} steps | minutes per run |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for method, records in runs.items():
+        histories = [r["history"] for r in records]
+        finals = [value_at(h, ACCURACY, last) for h in histories]
+        mean, half = confidence_interval(finals)
+        early = statistics.fmean(mean_over_steps(h, ONLINE_REWARD, 1, window) for h in histories)
+        late = statistics.fmean(mean_over_steps(h, ONLINE_REWARD, last - window + 1, last) for h in histories)
+        reached = [first_step_reaching(h, ACCURACY, THRESHOLD) for h in histories]
+        entropy = statistics.fmean(mean_over_steps(h, "entropy", last - window + 1, last) for h in histories)
+        minutes = statistics.fmean(r["seconds"] for r in records) / 60
+        cells = [
+            method,
+            str(len(records)),
+            f"{mean:.3f} ± {half:.3f}" if len(finals) > 1 else f"{mean:.3f}",
+            ", ".join(f"{v:.3f}" for v in finals),
+            f"{early:.3f} → {late:.3f}",
+            ", ".join("—" if s is None else str(s) for s in reached),
+            f"{entropy:.3f}",
+            f"{minutes:.1f}",
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
+    return lines
+
+
+def write_summary(cli: argparse.Namespace, settings: RunSettings, wall_seconds: float) -> str:
+    runs = load_runs(cli.output_dir, planned_runs(cli.seeds, cli.ablation_seeds))
+    plot_dynamics({m: [r["history"] for r in records] for m, records in runs.items()}, cli.output_dir)
+    start = next(iter(runs.values()))[0]["history"][0]
+    lines = [
+        "# Learning study",
+        "",
+        f"Policy `{cli.model}`, single-digit addition ({HELD_OUT} held-out problems, greedy, scored by "
+        f"`accuracy_reward`); {settings.steps} steps of {settings.prompts_per_step} prompts x "
+        f"{settings.num_generations} completions (<= {settings.completion_length} tokens, temperature "
+        f"{settings.temperature}), learning rate {settings.learning_rate}. Starting point (all runs): held-out "
+        f"accuracy {start[ACCURACY]:.3f}, lenient {start[LENIENT_ACCURACY]:.3f}. Time to accuracy: the first "
+        f"evaluated step (every {settings.eval_every}) with held-out accuracy ≥ {THRESHOLD}; — = not reached.",
+        "",
+        *study_table(runs, settings),
+        "",
+        f"Wall time of this invocation: {wall_seconds / 60:.1f} min. Plot: `dynamics.png` (mean and 95% CI per step).",
+        "",
+    ]
+    path = os.path.join(cli.output_dir, "study.md")
+    with open(path, "w", encoding="utf-8") as f:
+        f.write("\n".join(lines))
+    return path
+
+
+def main() -> None:
+    cli = parse_args()
+    settings = RunSettings(steps=cli.steps)
+    began = time.perf_counter()
+    run_study(cli, settings)
+    summary = write_summary(cli, settings, time.perf_counter() - began)
+    with open(summary, encoding="utf-8") as f:
+        print(f.read())
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,156 @@
+"""One training run of the demo and the learning study: a method (OGER, GRPO, LUFFY-style, ablations) trained on a
+task from the shared starting weights, with held-out accuracy measured along the way.
+
+Every method is `OGERTrainer` with different OGER fields, so all runs log the same diagnostics, and with the same
+seed they share the starting weights, the data order and the sampling stream up to the first difference in method.
+"""
+
+import os
+import time
+from dataclasses import dataclass, field
+
+import torch
+from tqdm.auto import tqdm
+from transformers import AutoTokenizer, TrainerCallback
+from transformers.trainer_callback import ProgressCallback
+from trl.rewards import accuracy_reward
+
+from ..config import OGERConfig
+from ..encoder import SentenceEncoder
+from ..trainer import OGERTrainer
+from .heldout import ACCURACY, HeldOutEvaluation
+from .summary import ONLINE_REWARD
+from .tasks import DemoTask
+
+# The fields that make each method; everything else is shared. The OGERConfig defaults are OGER's.
+METHODS: dict[str, dict] = {
+    "OGER": {},
+    "GRPO": dict(num_offline_per_group=0, exploration_coef=0.0),
+    "LUFFY": dict(replacement_strategy="random", exploration_coef=0.0),
+    "OGER g=1": dict(entropy_modulation="none"),
+    "OGER no bonus": dict(exploration_coef=0.0),
+}
+METHOD_DESCRIPTIONS = {
+    "OGER": "the most teacher-like completion of each group replaced by a teacher one, exploration reward",
+    "GRPO": "the same trainer with splicing and the exploration reward off",
+    "LUFFY": "a random completion of each group replaced by a teacher one, no exploration reward",
+    "OGER g=1": "OGER without entropy modulation of the exploration reward (g(H_last) = 1)",
+    "OGER no bonus": "OGER's similarity splice without the exploration reward",
+}
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    """What the runs of one comparison share."""
+
+    steps: int = 20
+    prompts_per_step: int = 2
+    num_generations: int = 4
+    completion_length: int = 32
+    learning_rate: float = 5e-5
+    temperature: float = 1.0
+    eval_every: int = 5
+    encoder_max_length: int = 64
+
+    @property
+    def eval_steps(self) -> list[int]:
+        return sorted({0, *range(self.eval_every, self.steps + 1, self.eval_every), self.steps})
+
+
+@dataclass
+class RunResult:
+    method: str
+    seed: int
+    history: list[dict]  # trainer.state.log_history, with the step-0 held-out accuracy as its first entry
+    samples: dict[int, list[dict]]  # held-out answers per evaluated step
+    seconds: float
+    trainer: OGERTrainer | None = field(default=None, repr=False)
+
+
+def demo_config(method: str, settings: RunSettings, seed: int, output_dir: str, cache_dir: str) -> OGERConfig:
+    """The paper's loss settings (Dr. GRPO normalisation, no reward scaling, no KL) at demo scale."""
+    on_gpu = torch.cuda.is_available()
+    return OGERConfig(
+        output_dir=output_dir,
+        teacher_cache_dir=cache_dir,
+        use_cpu=not on_gpu,
+        bf16=True,  # autocast: fp32 master weights; on a CPU with AVX512-BF16 it halves the step time
+        report_to="none",
+        save_strategy="no",
+        logging_steps=1,
+        log_completions=True,
+        num_completions_to_print=0,
+        gradient_checkpointing=False,
+        disable_dropout=True,
+        per_device_train_batch_size=settings.prompts_per_step * settings.num_generations,
+        num_generations=settings.num_generations,
+        max_completion_length=settings.completion_length,
+        max_steps=settings.steps,
+        learning_rate=settings.learning_rate,
+        temperature=settings.temperature,
+        loss_type="dr_grpo",
+        scale_rewards="none",
+        beta=0.0,
+        seed=seed,
+        encoder_max_length=settings.encoder_max_length,
+        **METHODS[method],
+    )
+
+
+def train_run(
+    method: str,
+    task: DemoTask,
+    settings: RunSettings,
+    seed: int,
+    model_path: str,
+    encoder: SentenceEncoder,
+    output_dir: str,
+    start: tuple[dict[str, float], list[dict]] | None = None,
+) -> RunResult:
+    """Train `method` from `model_path`. `start` is the held-out result of the shared starting weights (metrics and
+    answers), measured here when None: greedy answers of the same weights do not depend on the method or seed."""
+    began = time.perf_counter()
+    args = demo_config(method, settings, seed, output_dir, os.path.join(os.path.dirname(output_dir), "teacher_cache"))
+    trainer = OGERTrainer(
+        model_path,
+        [accuracy_reward],
+        args,
+        task.train,
+        processing_class=AutoTokenizer.from_pretrained(model_path),
+        encoder=encoder,
+    )
+    held_out = HeldOutEvaluation(
+        trainer, task.held_out, accuracy_reward, settings.eval_every, settings.completion_length
+    )
+    if start is None:
+        start = held_out.run(), held_out.samples[0]
+    held_out.samples[0] = start[1]
+    trainer.remove_callback(ProgressCallback)
+    trainer.add_callback(held_out)
+    trainer.add_callback(RunProgress(f"{method} (seed {seed})", settings.steps))
+    trainer.train()
+    history = [{"step": 0, **start[0]}, *trainer.state.log_history]
+    return RunResult(method, seed, history, held_out.samples, time.perf_counter() - began, trainer)
+
+
+class RunProgress(TrainerCallback):
+    """One progress bar per run, showing the online reward and the latest held-out accuracy (instead of TRL's
+    per-step dictionary of every metric)."""
+
+    def __init__(self, description: str, steps: int):
+        self.description, self.steps, self.bar, self.postfix = description, steps, None, {}
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        self.bar = tqdm(total=self.steps, desc=self.description, unit="step", dynamic_ncols=True)
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        logs = logs or {}
+        if logs.get(ONLINE_REWARD) is not None:
+            self.postfix["online reward"] = f"{logs[ONLINE_REWARD]:.2f}"
+        if logs.get(ACCURACY) is not None:
+            self.postfix["held-out acc"] = f"{logs[ACCURACY]:.2f}"
+        self.bar.set_postfix(self.postfix, refresh=False)
+        self.bar.update(state.global_step - self.bar.n)
+
+    def on_train_end(self, args, state, control, **kwargs):
+        self.bar.close()

@@ -17,7 +17,8 @@ import time
 
 from oger_trl.demo.heldout import ACCURACY, LENIENT_ACCURACY
 from oger_trl.demo.plots import plot_dynamics
-from oger_trl.demo.runs import RunSettings, train_run
+from oger_trl.demo.runs import train_run
+from oger_trl.demo.settings import RunSettings
 from oger_trl.demo.summary import ONLINE_REWARD, confidence_interval, first_step_reaching, mean_over_steps, value_at
 from oger_trl.demo.tasks import addition_task
 from oger_trl.encoder import SentenceEncoder

@@ -20,8 +20,10 @@ LENIENT_ACCURACY = "heldout/accuracy_lenient"
 
 
 class HeldOutEvaluation(TrainerCallback):
-    """Greedy held-out answers at step 0 (`run()` before training) and every `every_steps` steps; `samples[step]` keeps
-    each evaluation's answers, the metrics join the training log of that step."""
+    """Greedy held-out answers when training begins (step 0, unless `start` gives that result already) and every
+    `every_steps` steps; `samples[step]` keeps each evaluation's answers, the metrics join the training log of that
+    step. Step 0 is measured in `on_train_begin`, once the trainer has prepared the model, so that every evaluation
+    runs under the same mixed precision."""
 
     def __init__(
         self,
@@ -30,11 +32,17 @@ class HeldOutEvaluation(TrainerCallback):
         reward_func: Callable,
         every_steps: int,
         max_new_tokens: int,
+        start: tuple[dict[str, float], list[dict]] | None = None,
         batch_size: int = 64,
     ):
         self.trainer, self.held_out, self.reward_func = trainer, held_out, reward_func
         self.every_steps, self.max_new_tokens, self.batch_size = every_steps, max_new_tokens, batch_size
-        self.samples: dict[int, list[dict]] = {}
+        self.samples: dict[int, list[dict]] = {0: start[1]} if start else {}
+        self.start_metrics: dict[str, float] = start[0] if start else {}
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        if not self.start_metrics:
+            self.start_metrics = self.run()
 
     def on_step_end(self, args, state, control, **kwargs):
         if state.global_step % self.every_steps == 0 or state.global_step == state.max_steps:

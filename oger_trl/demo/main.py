@@ -8,14 +8,10 @@ run's log history and the trained OGER model to the output folder.
 import argparse
 import json
 import os
+import warnings
 
-from ..encoder import SentenceEncoder
-from ..smollm2 import OFFLINE_NAME, resolve_model_name
-from .heldout import ACCURACY, LENIENT_ACCURACY
-from .plots import plot_dynamics
-from .report import write_report
-from .runs import METHODS, RunResult, RunSettings, train_run
-from .tasks import addition_task, gsm8k_task
+from ..smollm2 import OFFLINE_NAME
+from .settings import METHODS, RunSettings
 
 DEMO_METHODS = ("OGER", "GRPO", "LUFFY")
 # Measured with the defaults (SmolLM2-135M, 2 x 4 completions of <= 32 tokens) on a 2-core CPU, evaluations included.
@@ -66,9 +62,20 @@ def expected_minutes(settings: RunSettings, num_methods: int) -> float:
     return num_methods * settings.steps * SECONDS_PER_STEP_2_CPUS * scale / 60
 
 
-def main(argv: list[str] | None = None) -> list[RunResult]:
+def main(argv: list[str] | None = None) -> list:
+    """Run the demo; returns the `RunResult` of each method. Arguments are checked before torch is imported."""
     cli = parse_args(argv)
     settings = settings_from(cli)
+    # TRL 1.16 reads a property transformers 5 deprecated, once per generation: not actionable for a demo user
+    warnings.filterwarnings("ignore", message="`is_gradient_checkpointing` is deprecated", category=FutureWarning)
+    from ..encoder import SentenceEncoder
+    from ..smollm2 import resolve_model_name
+    from .heldout import ACCURACY, LENIENT_ACCURACY
+    from .plots import plot_dynamics
+    from .report import write_report
+    from .runs import train_run
+    from .tasks import addition_task, gsm8k_task
+
     task = addition_task(cli.held_out) if cli.task == "addition" else gsm8k_task(cli.data_dir, cli.held_out)
     os.makedirs(cli.output_dir, exist_ok=True)
     model_path = resolve_model_name(cli.model)
@@ -98,6 +105,6 @@ def main(argv: list[str] | None = None) -> list[RunResult]:
     return results
 
 
-def _final_accuracy(result: RunResult) -> float:
+def _final_accuracy(result) -> float:
     last = max(result.samples)
     return sum(s["correct"] for s in result.samples[last]) / len(result.samples[last])

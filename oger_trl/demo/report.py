@@ -3,7 +3,8 @@
 import os
 
 from .heldout import ACCURACY, LENIENT_ACCURACY
-from .runs import METHOD_DESCRIPTIONS, RunResult, RunSettings
+from .runs import RunResult
+from .settings import METHOD_DESCRIPTIONS, RunSettings
 from .summary import ONLINE_REWARD, mean_over_steps, value_at
 
 DYNAMICS = (

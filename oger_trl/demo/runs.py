@@ -19,42 +19,9 @@ from ..config import OGERConfig
 from ..encoder import SentenceEncoder
 from ..trainer import OGERTrainer
 from .heldout import ACCURACY, HeldOutEvaluation
+from .settings import METHODS, RunSettings
 from .summary import ONLINE_REWARD
 from .tasks import DemoTask
-
-# The fields that make each method; everything else is shared. The OGERConfig defaults are OGER's.
-METHODS: dict[str, dict] = {
-    "OGER": {},
-    "GRPO": dict(num_offline_per_group=0, exploration_coef=0.0),
-    "LUFFY": dict(replacement_strategy="random", exploration_coef=0.0),
-    "OGER g=1": dict(entropy_modulation="none"),
-    "OGER no bonus": dict(exploration_coef=0.0),
-}
-METHOD_DESCRIPTIONS = {
-    "OGER": "the most teacher-like completion of each group replaced by a teacher one, exploration reward",
-    "GRPO": "the same trainer with splicing and the exploration reward off",
-    "LUFFY": "a random completion of each group replaced by a teacher one, no exploration reward",
-    "OGER g=1": "OGER without entropy modulation of the exploration reward (g(H_last) = 1)",
-    "OGER no bonus": "OGER's similarity splice without the exploration reward",
-}
-
-
-@dataclass(frozen=True)
-class RunSettings:
-    """What the runs of one comparison share."""
-
-    steps: int = 20
-    prompts_per_step: int = 2
-    num_generations: int = 4
-    completion_length: int = 32
-    learning_rate: float = 5e-5
-    temperature: float = 1.0
-    eval_every: int = 5
-    encoder_max_length: int = 64
-
-    @property
-    def eval_steps(self) -> list[int]:
-        return sorted({0, *range(self.eval_every, self.steps + 1, self.eval_every), self.steps})
 
 
 @dataclass
@@ -80,7 +47,7 @@ def demo_config(method: str, settings: RunSettings, seed: int, output_dir: str, 
         logging_steps=1,
         log_completions=True,
         num_completions_to_print=0,
-        gradient_checkpointing=False,
+        activation_checkpointing=False,
         disable_dropout=True,
         per_device_train_batch_size=settings.prompts_per_step * settings.num_generations,
         num_generations=settings.num_generations,
@@ -108,7 +75,8 @@ def train_run(
     start: tuple[dict[str, float], list[dict]] | None = None,
 ) -> RunResult:
     """Train `method` from `model_path`. `start` is the held-out result of the shared starting weights (metrics and
-    answers), measured here when None: greedy answers of the same weights do not depend on the method or seed."""
+    answers): greedy answers of the same weights do not depend on the method or seed, so it is measured once, at the
+    start of the first run (under the same precision as every later evaluation), and passed to the others."""
     began = time.perf_counter()
     args = demo_config(method, settings, seed, output_dir, os.path.join(os.path.dirname(output_dir), "teacher_cache"))
     trainer = OGERTrainer(
@@ -120,16 +88,13 @@ def train_run(
         encoder=encoder,
     )
     held_out = HeldOutEvaluation(
-        trainer, task.held_out, accuracy_reward, settings.eval_every, settings.completion_length
+        trainer, task.held_out, accuracy_reward, settings.eval_every, settings.completion_length, start
     )
-    if start is None:
-        start = held_out.run(), held_out.samples[0]
-    held_out.samples[0] = start[1]
     trainer.remove_callback(ProgressCallback)
     trainer.add_callback(held_out)
     trainer.add_callback(RunProgress(f"{method} (seed {seed})", settings.steps))
     trainer.train()
-    history = [{"step": 0, **start[0]}, *trainer.state.log_history]
+    history = [{"step": 0, **held_out.start_metrics}, *trainer.state.log_history]
     return RunResult(method, seed, history, held_out.samples, time.perf_counter() - began, trainer)
 
 

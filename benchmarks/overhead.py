@@ -94,7 +94,7 @@ def main() -> None:
         report_to="none",
         save_strategy="no",
         logging_steps=1,
-        gradient_checkpointing=False,
+        activation_checkpointing=False,
         per_device_train_batch_size=cli.num_generations,
         num_generations=cli.num_generations,
         max_completion_length=cli.completion_length,

@@ -1,32 +1,26 @@
-"""oger-trl: OGER (Offline-Guided Exploration Reward, arXiv 2604.18530) as a TRL extension."""
+"""oger-trl: OGER (Offline-Guided Exploration Reward, arXiv 2604.18530) as a TRL extension.
 
-import warnings
+The public names load on first use, so that `oger-trl --help` and argument errors answer without importing torch.
+"""
 
-import trl
-from packaging.version import Version
-
-from .config import OGERConfig
-from .data import DatasetContractError, validate_oger_dataset
-from .encoder import SentenceEncoder
-from .teacher_cache import TeacherEmbeddings
-from .trainer import OGERTrainer, SampleSource
+import importlib
 
 __version__ = "0.1.0"
 
-TESTED_TRL = (Version("1.16"), Version("1.17"))
-if not TESTED_TRL[0] <= Version(trl.__version__) < TESTED_TRL[1]:
-    warnings.warn(
-        f"oger-trl is tested with trl>=1.16,<1.17 (it hooks GRPOTrainer internals that move between releases); "
-        f"trl {trl.__version__} is installed.",
-        stacklevel=2,
-    )
+_EXPORTS = {
+    "DatasetContractError": ".data",
+    "OGERConfig": ".config",
+    "OGERTrainer": ".trainer",
+    "SampleSource": ".trainer",
+    "SentenceEncoder": ".encoder",
+    "TeacherEmbeddings": ".teacher_cache",
+    "UsageError": ".errors",
+    "validate_oger_dataset": ".data",
+}
+__all__ = sorted(_EXPORTS)
 
-__all__ = [
-    "DatasetContractError",
-    "OGERConfig",
-    "OGERTrainer",
-    "SampleSource",
-    "SentenceEncoder",
-    "TeacherEmbeddings",
-    "validate_oger_dataset",
-]
+
+def __getattr__(name: str):
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(_EXPORTS[name], __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -3,7 +3,8 @@
 import argparse
 import sys
 
-from .data.openr1 import OPENR1_INSTRUCTION
+from . import __version__
+from .errors import UsageError
 
 USAGE = """oger-trl <command> [options]
 
@@ -13,34 +14,70 @@ commands:
   embed     precompute the teacher-embedding cache of a recipe's data: oger-trl embed --config recipe.yaml
   evaluate  score a checkpoint on the paper's benchmarks: oger-trl evaluate --model PATH --benchmarks math500,gsm8k
   demo      OGER vs GRPO vs LUFFY-style with SmolLM2-135M, offline, on CPU: oger-trl demo [--task addition|gsm8k]
+
+`oger-trl <command> --help` describes a command's options; `oger-trl --version` prints the version.
 """
 
 
 def main(argv: list[str] | None = None) -> None:
+    """Dispatch to a command. Input errors (`UsageError`: arguments, recipe, data) end with one message and status 1;
+    anything else keeps its traceback."""
     argv = sys.argv[1:] if argv is None else argv
     if not argv or argv[0] in ("-h", "--help"):
         print(USAGE)
         return
+    if argv[0] in ("-V", "--version"):
+        print(f"oger-trl {__version__}")
+        return
     command, rest = argv[0], argv[1:]
-    if command == "train":
-        from .train import main as train
-
-        train(rest)
-    elif command == "prepare":
-        prepare(rest)
-    elif command == "embed":
-        embed(rest)
-    elif command == "evaluate":
-        evaluate(rest)
-    elif command == "demo":
-        from .demo import main as demo
-
-        demo(rest)
-    else:
+    if command not in COMMANDS:
         sys.exit(f"oger-trl: unknown command {command!r}\n\n{USAGE}")
+    try:
+        COMMANDS[command](rest)
+    except UsageError as err:
+        sys.exit(f"oger-trl {command}: error: {err}")
+
+
+def train(argv: list[str]) -> None:
+    export_recipe_env(argv)
+    from .train import main as run
+
+    run(argv)
+
+
+def export_recipe_env(argv: list[str]) -> None:
+    """Export the recipe's `env:` block before torch, transformers or huggingface_hub are imported: variables they
+    read at import (HF_HUB_OFFLINE, HF_HOME, TOKENIZERS_PARALLELISM, ...) then take effect, as the recipe says."""
+    path = next((argv[i + 1] for i, a in enumerate(argv[:-1]) if a == "--config"), None)
+    path = path or next((a.split("=", 1)[1] for a in argv if a.startswith("--config=")), None)
+    if path is None:
+        return
+    import os
+
+    import yaml
+
+    try:
+        with open(path, encoding="utf-8") as f:
+            recipe = yaml.safe_load(f) or {}
+    except OSError as err:
+        raise UsageError(f"--config {path!r}: {err.strerror}.") from err
+    except yaml.YAMLError as err:
+        raise UsageError(f"--config {path!r} is not valid YAML: {err}") from err
+    env = recipe.get("env", {}) if isinstance(recipe, dict) else {}
+    if not isinstance(env, dict):
+        raise UsageError(f"--config {path!r}: `env` must be a mapping of variable names to values.")
+    os.environ.update({str(key): str(value) for key, value in env.items()})
+
+
+def demo(argv: list[str]) -> None:
+    from .demo import main as run
+
+    run(argv)
 
 
 def prepare_parser() -> argparse.ArgumentParser:
+    from .data.openr1 import OPENR1_INSTRUCTION
+
     parser = argparse.ArgumentParser(prog="oger-trl prepare", description="Build an OGER dataset from teacher traces.")
     sub = parser.add_subparsers(dest="format", required=True)
     openr1 = sub.add_parser("openr1", help="OpenR1-Math-220k-style data, one dataset per teacher")
@@ -139,6 +176,7 @@ def _template_opens_think(tokenizer, think: str) -> bool:
 
 def embed(argv: list[str]) -> None:
     """Encode the teacher completions of a recipe's datasets into the cache `train` will read."""
+    export_recipe_env(argv)
     from .encoder import SentenceEncoder
     from .teacher_cache import TeacherEmbeddings
     from .train import load_datasets, make_parser
@@ -187,15 +225,45 @@ def evaluate_parser() -> argparse.ArgumentParser:
 
 
 def evaluate(argv: list[str]) -> None:
-    import torch
+    import os
 
-    from .evaluation.generation import make_backend
-    from .evaluation.runner import EvalSettings
-    from .evaluation.runner import evaluate as run
+    from .paths import check_model_source
 
     args = evaluate_parser().parse_args(argv)
+    benchmarks = [b.strip() for b in args.benchmarks.split(",") if b.strip()]
+    settings = _checked_eval_settings(args)
+    check_model_source(args.model, "--model")
+    if args.adapter:
+        check_model_source(args.adapter, "--adapter", local_only=True)
+    import torch
+
+    from .evaluation.benchmarks import load_items
+    from .evaluation.generation import make_backend
+    from .evaluation.overlap import overlap_counts, read_training_questions
+    from .evaluation.runner import evaluate as run
+
+    items = [load_items(spec, settings.limit) for spec in benchmarks]  # bad names, files or columns: before the model
+    trained = read_training_questions(args.adapter, args.model if os.path.isdir(args.model) else None)
+    overlap = overlap_counts(items, trained) if trained is not None else None
     torch.manual_seed(args.seed)
-    settings = EvalSettings(
+    identity = {"model": args.model, "adapter": args.adapter, "dtype": args.dtype, "seed": args.seed}
+    generator = make_backend(args.backend, args.model, args.adapter, args.dtype)
+    run(generator, items, args.output, settings, identity, overlap)
+    with open(f"{args.output}/results.md") as f:
+        print(f.read())
+
+
+def _checked_eval_settings(args: argparse.Namespace):
+    from .evaluation.runner import EvalSettings
+
+    for name in ("n", "batch_size", "max_new_tokens"):
+        if getattr(args, name) < 1:
+            raise UsageError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(args, name)}.")
+    if args.limit is not None and args.limit < 1:
+        raise UsageError(f"--limit must be at least 1 (or left out for every problem), got {args.limit}.")
+    if args.temperature < 0 or not 0 < args.top_p <= 1:
+        raise UsageError(f"--temperature must be >= 0 and --top-p in (0, 1], got {args.temperature} and {args.top_p}.")
+    return EvalSettings(
         n=args.n,
         temperature=args.temperature,
         top_p=args.top_p,
@@ -204,12 +272,9 @@ def evaluate(argv: list[str]) -> None:
         batch_size=args.batch_size,
         limit=args.limit,
     )
-    generator = make_backend(args.backend, args.model, args.adapter, args.dtype)
-    name = f"{args.model} + {args.adapter}" if args.adapter else args.model
-    run(generator, [b.strip() for b in args.benchmarks.split(",") if b.strip()], args.output, settings, name)
-    with open(f"{args.output}/results.md") as f:
-        print(f.read())
 
+
+COMMANDS = {"train": train, "prepare": prepare, "embed": embed, "evaluate": evaluate, "demo": demo}
 
 if __name__ == "__main__":
     main()

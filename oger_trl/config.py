@@ -4,6 +4,7 @@ from dataclasses import dataclass, field
 
 from trl import GRPOConfig
 
+from .errors import UsageError
 from .guidance import DEFAULT_HINT_TEMPLATE
 
 REPLACEMENT_STRATEGIES = ("similarity", "random")
@@ -119,6 +120,17 @@ class OGERConfig(GRPOConfig):
             What to do with a rationale that does not fit the budget: `"truncate"` it, or `"skip"` the row (counted).
     """
 
+    # TRL 1.16 defaults `gradient_checkpointing`, a deprecated alias in transformers 5, to True, so every GRPOConfig
+    # warns. OGERConfig keeps TRL's default through the current name (`__post_init__`) and leaves the alias unset.
+    gradient_checkpointing: bool | None = field(
+        default=None,
+        metadata={
+            "help": "Deprecated alias of `activation_checkpointing` (transformers 5); OGER defaults to "
+            "`activation_checkpointing=True` like TRL.",
+            "nargs": "?",
+            "const": True,
+        },
+    )
     teacher_completions_column: str = field(
         default="teacher_completions",
         metadata={
@@ -267,7 +279,13 @@ class OGERConfig(GRPOConfig):
     )
 
     def __post_init__(self):
+        if self.bf16 is None and not self.fp16 and not bf16_hardware_available():
+            self.bf16 = False  # TRL defaults to bf16, which transformers refuses without a bf16 GPU: train in fp32
+        if self.activation_checkpointing is None and self.gradient_checkpointing is None:
+            self.activation_checkpointing = True  # TRL's default, without the deprecation warning of its alias
         super().__post_init__()
+        if isinstance(self.teachers, str):  # `teachers: alice` in a YAML recipe: one name, not five letters
+            self.teachers = [self.teachers]
         self._validate_oger_options()
 
     def _validate_oger_options(self) -> None:
@@ -276,69 +294,76 @@ class OGERConfig(GRPOConfig):
         _require_choice("encoder_long_text", self.encoder_long_text, LONG_TEXT_MODES)
         _require_choice("loss_type", self.loss_type, SUPPORTED_LOSS_TYPES)
         if not 0 <= self.num_offline_per_group < self.num_generations:
-            raise ValueError(
+            raise UsageError(
                 f"`num_offline_per_group` must be in [0, num_generations) = [0, {self.num_generations}), got "
                 f"{self.num_offline_per_group}: every group needs at least one online completion. Lower it (the paper "
                 "uses 1) or raise `num_generations`."
             )
         if self.exploration_coef < 0:
-            raise ValueError(
+            raise UsageError(
                 f"`exploration_coef` must be >= 0, got {self.exploration_coef}: a negative value would reward "
                 "imitating the teachers instead of exploring. Use 0 to disable the exploration reward."
             )
         if self.off_policy_shaping_gamma <= 0:
-            raise ValueError(
+            raise UsageError(
                 f"`off_policy_shaping_gamma` must be > 0, got {self.off_policy_shaping_gamma}: p / (p + gamma) is "
                 "undefined at gamma = 0 for p = 0. The paper uses 0.1."
             )
         if self.encoder_batch_size < 1:
-            raise ValueError(f"`encoder_batch_size` must be >= 1, got {self.encoder_batch_size}.")
+            raise UsageError(f"`encoder_batch_size` must be >= 1, got {self.encoder_batch_size}.")
         if self.encoder_max_length is not None and self.encoder_max_length < 8:
-            raise ValueError(
+            raise UsageError(
                 f"`encoder_max_length` must be None or >= 8, got {self.encoder_max_length}: shorter windows leave no "
                 "room for content next to the encoder's special tokens."
             )
         if not self.teacher_completions_column:
-            raise ValueError("`teacher_completions_column` must name a dataset column, got an empty string.")
+            raise UsageError("`teacher_completions_column` must name a dataset column, got an empty string.")
         if self.guidance:
             _check_guidance(self)
         if self.multi_objective_aggregation != "sum_then_normalize":
-            raise ValueError(
+            raise UsageError(
                 f"OGER needs `multi_objective_aggregation='sum_then_normalize'`, got "
                 f"'{self.multi_objective_aggregation}': 'normalize_then_sum' normalises every reward column on its own, "
                 "which would blow the small exploration reward up to unit variance. Set "
                 "`multi_objective_aggregation='sum_then_normalize'`."
             )
         if self.remove_unused_columns:
-            raise ValueError(
+            raise UsageError(
                 "OGER needs `remove_unused_columns=False`: with True, the trainer drops the teacher column "
                 f"('{self.teacher_completions_column}') before it reaches the trainer. Set `remove_unused_columns=False`."
             )
+
+
+def bf16_hardware_available() -> bool:
+    """Whether transformers accepts `bf16=True` without `use_cpu` (a bf16-capable GPU or an XLA device)."""
+    from transformers.utils import is_torch_bf16_gpu_available, is_torch_xla_available
+
+    return is_torch_bf16_gpu_available() or is_torch_xla_available()
 
 
 def _check_guidance(args: "OGERConfig") -> None:
     _require_choice("guided_loss", args.guided_loss, GUIDED_LOSSES)
     _require_choice("rationale_overflow", args.rationale_overflow, RATIONALE_OVERFLOWS)
     if not 1 <= args.num_guided_generations <= args.num_generations:
-        raise ValueError(
+        raise UsageError(
             f"`num_guided_generations` must be in [1, num_generations={args.num_generations}], got "
             f"{args.num_guided_generations}."
         )
     if not 1 <= args.max_guided_per_group <= args.num_guided_generations:
-        raise ValueError(
+        raise UsageError(
             f"`max_guided_per_group` must be in [1, num_guided_generations={args.num_guided_generations}], got "
             f"{args.max_guided_per_group}."
         )
     if args.num_offline_per_group + args.max_guided_per_group >= args.num_generations:
-        raise ValueError(
+        raise UsageError(
             f"`num_offline_per_group` ({args.num_offline_per_group}) + `max_guided_per_group` "
             f"({args.max_guided_per_group}) must stay below `num_generations` ({args.num_generations}) so that every "
             "group keeps an online completion. Lower one of them."
         )
     if "{rationale}" not in args.guidance_template:
-        raise ValueError("`guidance_template` must contain the placeholder {rationale}.")
+        raise UsageError("`guidance_template` must contain the placeholder {rationale}.")
 
 
 def _require_choice(name: str, value: str, choices: tuple[str, ...]) -> None:
     if value not in choices:
-        raise ValueError(f"`{name}` must be one of {list(choices)}, got {value!r}.")
+        raise UsageError(f"`{name}` must be one of {list(choices)}, got {value!r}.")

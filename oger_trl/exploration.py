@@ -91,6 +91,16 @@ def plan_group_splice(
     return list(zip(rows_to_replace(divergence, len(teachers), strategy, rng, eligible), teachers, strict=True))
 
 
+def prompts_with_fitting_teachers(
+    teachers: Sequence[Sequence[str]], lengths: Callable[[list[str]], list[int]], budget: int
+) -> int:
+    """How many prompts have at least one teacher completion of at most `budget` tokens; `lengths` measures a batch
+    of texts (as spliced: EOS included)."""
+    flat = [text for texts in teachers for text in texts]
+    measured = iter(lengths(flat) if flat else [])
+    return sum(any([next(measured) <= budget for _ in texts]) for texts in teachers)
+
+
 def last_token_entropy(entropies: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
     """H_last_i = entropies[i, lengths_i - 1]: the entropy of the distribution that emitted the last completion token
     (the EOS of a terminated completion). NaN for empty completions.

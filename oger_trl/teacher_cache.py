@@ -23,12 +23,14 @@ from safetensors.numpy import save_file
 from tqdm.auto import tqdm
 
 from .encoder import SentenceEncoder
+from .errors import UsageError
 
 logger = logging.getLogger(__name__)
 
 CACHE_FORMAT = "oger-trl/teacher-embeddings/1"
 _DIGEST_BYTES = 16
-_ENCODE_CHUNK = 4096  # texts handed to the encoder at once while building a cache
+_READ_CHUNK = 4096  # teacher texts read from the dataset at once while building a cache
+_ENCODE_CHUNK = 256  # texts per encoder call while building a cache: the progress bar moves at this pace
 _MEMO_SIZE = 65536  # embeddings of uncached teacher texts kept in memory (e.g. from an IterableDataset)
 
 
@@ -111,10 +113,30 @@ def write_table(path: str, key: str, encoder: SentenceEncoder, table: EmbeddingT
         save_file({"digests": table.digests, "embeddings": table.embeddings}, tmp, metadata=metadata)
         with open(tmp, "rb") as f:
             os.fsync(f.fileno())
+        os.chmod(tmp, 0o666 & ~_current_umask())  # mkstemp makes 0600 files: a shared cache follows the umask
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
             os.remove(tmp)
+
+
+def _current_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def require_writable(cache_dir: str) -> None:
+    """Fail before any encoding when the cache folder cannot be created or written."""
+    try:
+        os.makedirs(cache_dir, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=cache_dir, prefix=".write-check-"):
+            pass
+    except OSError as err:
+        raise UsageError(
+            f"The teacher-embedding cache folder {cache_dir!r} is not writable ({err.strerror}). Point "
+            "`teacher_cache_dir` (or the OGER_TRL_CACHE environment variable) at a writable folder."
+        ) from err
 
 
 def load_table(path: str, key: str, dim: int) -> EmbeddingTable:
@@ -161,7 +183,7 @@ def build_table(
     done = np.zeros(len(digests), dtype=bool)
     progress = tqdm(total=len(digests), desc="Encoding teacher completions", unit="text", disable=not show_progress)
     texts = iter(texts)
-    while batch := list(itertools.islice(texts, _ENCODE_CHUNK)):
+    while batch := list(itertools.islice(texts, _READ_CHUNK)):
         rows = table.find(text_digests(batch))
         if (rows < 0).any():
             raise RuntimeError("the teacher texts changed while the cache was being built")
@@ -169,11 +191,12 @@ def build_table(
         for row, text in zip(rows.tolist(), batch, strict=True):
             if not done[row]:
                 todo.setdefault(row, text)
-        if todo:
-            todo_rows = np.fromiter(todo, dtype=np.int64)
-            table.embeddings[todo_rows] = encoder.encode(list(todo.values())).numpy()
-            done[todo_rows] = True
-            progress.update(len(todo_rows))
+        todo_rows, todo_texts = np.fromiter(todo, dtype=np.int64, count=len(todo)), list(todo.values())
+        for start in range(0, len(todo_rows), _ENCODE_CHUNK):
+            rows_chunk = todo_rows[start : start + _ENCODE_CHUNK]
+            table.embeddings[rows_chunk] = encoder.encode(todo_texts[start : start + _ENCODE_CHUNK]).numpy()
+            done[rows_chunk] = True
+            progress.update(len(rows_chunk))
     progress.close()
     if not done.all():
         raise RuntimeError("the teacher texts changed while the cache was being built")
@@ -205,9 +228,9 @@ class TeacherEmbeddings:
             except CorruptCacheError as err:
                 reason = str(err)
             logger.warning(f"Teacher-embedding cache {path} cannot be used ({reason}); rebuilding it.")
-        logger.info(
-            f"Encoding {len(digests)} teacher completions with {self.encoder.name_or_path} (cached at {path})."
-        )
+        require_writable(self.cache_dir)
+        if show_progress:
+            print(f"Encoding {len(digests)} teacher completions with {self.encoder.name_or_path} (cached at {path}).")
         table = build_table(self.encoder, iter_teacher_texts(dataset, column), digests, show_progress)
         write_table(path, key, self.encoder, table)
         self.tables.append(load_table(path, key, self.encoder.dim))

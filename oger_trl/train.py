@@ -8,13 +8,16 @@ The YAML mixes the fields of `OGERScriptArguments`, `OGERConfig`, TRL's `ModelCo
 """
 
 import logging
-from dataclasses import dataclass, field
+import sys
+import textwrap
+from dataclasses import MISSING, dataclass, field, fields
 
 import transformers
-from datasets import DatasetDict, load_dataset
+from datasets import Dataset, DatasetDict, load_dataset
 from packaging.version import Version
 from trl import (
     DatasetMixtureConfig,
+    GRPOConfig,
     ModelConfig,
     ScriptArguments,
     TrlParser,
@@ -23,10 +26,14 @@ from trl import (
     get_quantization_config,
 )
 
+from .checkpoints import wants_latest
 from .config import OGERConfig
 from .data.loading import load_table
+from .errors import UsageError
 from .evaluation.callback import BenchmarkEvalCallback
+from .evaluation.overlap import write_training_questions
 from .hub import require_hub
+from .paths import check_model_source, is_local_path
 from .rewards import REWARD_FUNCS, load_reward_func
 from .smollm2 import resolve_model_name
 from .trainer import OGERTrainer
@@ -70,6 +77,13 @@ class OGERScriptArguments(ScriptArguments):
         },
     )
 
+    def __post_init__(self):
+        if hasattr(super(), "__post_init__"):  # ScriptArguments has none in TRL 1.16
+            super().__post_init__()
+        for name in ("reward_funcs", "eval_benchmarks"):  # `reward_funcs: accuracy_reward` in YAML: one name
+            if isinstance(getattr(self, name), str):
+                setattr(self, name, [getattr(self, name)])
+
 
 def make_parser(prog: str | None = "oger-trl train") -> TrlParser:
     return TrlParser((OGERScriptArguments, OGERConfig, ModelConfig, DatasetMixtureConfig), prog=prog)
@@ -82,10 +96,10 @@ def load_datasets(script_args: OGERScriptArguments, dataset_args: DatasetMixture
         return get_dataset(dataset_args)
     if script_args.dataset_name:
         name = script_args.dataset_name
-        if "." in name.rsplit("/", 1)[-1] or name.startswith(("/", ".")):  # a local file or folder
+        if is_local_path(name):
             return DatasetDict({script_args.dataset_train_split: load_table(name)})
         return load_dataset(name, name=script_args.dataset_config, streaming=script_args.dataset_streaming)
-    raise ValueError("Set `dataset_name` (Hub id or local file) or a `datasets:` mixture in the recipe.")
+    raise UsageError("Set `dataset_name` (Hub id or local file) or a `datasets:` mixture in the recipe.")
 
 
 def build_trainer(
@@ -101,6 +115,7 @@ def build_trainer(
         dtype=model_args.dtype,
     )
     training_args.model_init_kwargs = {**model_init_kwargs, **(training_args.model_init_kwargs or {})}
+    check_model_source(model_args.model_name_or_path, "model_name_or_path")
     datasets = load_datasets(script_args, dataset_args)
     evaluating = training_args.eval_strategy != "no"
     return OGERTrainer(
@@ -114,12 +129,49 @@ def build_trainer(
     )
 
 
+def short_help() -> str:
+    """`oger-trl train --help`: what the command does, `--config`, and the fields OGER adds (TRL's are in --help-all)."""
+    trl_fields = {f.name for f in fields(GRPOConfig)} | {f.name for f in fields(ScriptArguments)}
+    lines = [
+        "usage: oger-trl train --config RECIPE.yaml [--FIELD VALUE ...]",
+        "",
+        __doc__.split("\n\n")[0],
+        "",
+        "  --config RECIPE.yaml   a TRL-style YAML recipe (see recipes/); flags given after it override its fields",
+        "  --help-all             every field: TRL's GRPOConfig, ModelConfig, dataset mixtures and transformers'",
+        "",
+        "fields OGER adds (OGERConfig and OGERScriptArguments):",
+    ]
+    for cls in (OGERConfig, OGERScriptArguments):
+        for f in fields(cls):
+            if f.name in trl_fields or not f.metadata.get("help"):
+                continue
+            default = f.default if f.default is not MISSING else f.default_factory()
+            lines.append(f"  --{f.name} (default: {default})")
+            lines += textwrap.wrap(f.metadata["help"], 112, initial_indent="      ", subsequent_indent="      ")
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> OGERTrainer:
+    args = sys.argv[1:] if argv is None else argv
+    if any(a in ("-h", "--help") for a in args):
+        print(short_help())
+        return None
     parser = make_parser()
-    script_args, training_args, model_args, dataset_args = parser.parse_args_and_config(args=argv)
+    args = [("--help" if a == "--help-all" else a) for a in args]
+    try:
+        script_args, training_args, model_args, dataset_args = parser.parse_args_and_config(args=args)
+    except ValueError as err:  # the configs' own validation (TRL's and OGER's): a recipe to fix, not a crash
+        raise UsageError(str(err)) from err
+    training_args.resume_from_checkpoint = _resume_value(training_args.resume_from_checkpoint)
     if training_args.push_to_hub:  # before any download or compute, not after hours of training
-        require_hub("push the model (push_to_hub=True)")
-    trainer = build_trainer(script_args, training_args, model_args, dataset_args)
+        require_hub("push the model (push_to_hub=True)", training_args.hub_token)
+    try:
+        trainer = build_trainer(script_args, training_args, model_args, dataset_args)
+    except UsageError:
+        raise
+    except ValueError as err:  # TRL's checks of the trainer's inputs (datasets, reward classes, ...)
+        raise UsageError(str(err)) from err
     trainer.recipe = _config_path(argv)
     if script_args.eval_benchmarks:
         trainer.add_callback(
@@ -134,6 +186,8 @@ def main(argv: list[str] | None = None) -> OGERTrainer:
         )
     trainer.train(resume_from_checkpoint=training_args.resume_from_checkpoint)
     trainer.save_model(training_args.output_dir)
+    if trainer.is_world_process_zero() and isinstance(trainer.train_dataset, Dataset):
+        write_training_questions(trainer.train_dataset["prompt"], training_args.output_dir)  # for `evaluate`
     trainer.create_model_card(dataset_name=script_args.dataset_name)
     trainer.accelerator.print(f"Model saved to {training_args.output_dir}.")
     if training_args.push_to_hub:
@@ -144,9 +198,15 @@ def main(argv: list[str] | None = None) -> OGERTrainer:
     return trainer
 
 
-def _config_path(argv: list[str] | None) -> str | None:
-    import sys
+def _resume_value(value):
+    """`--resume_from_checkpoint true` on the command line arrives as the string "true": it means the latest complete
+    checkpoint, as `true` does in YAML; "false"/"none" mean a fresh start."""
+    if isinstance(value, str) and value.strip().lower() in ("false", "none", ""):
+        return None
+    return True if wants_latest(value) else value
 
+
+def _config_path(argv: list[str] | None) -> str | None:
     args = sys.argv[1:] if argv is None else argv
     for i, arg in enumerate(args):
         if arg == "--config" and i + 1 < len(args):

@@ -15,24 +15,29 @@ import contextlib
 import logging
 import os
 import textwrap
+import warnings
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from enum import IntEnum
 
 import torch
+import trl
 from accelerate.utils import gather_object, is_peft_model
 from datasets import Dataset
+from packaging.version import Version
 from transformers import ProcessorMixin
 from trl import GRPOTrainer
 from trl.extras.profiling import profiling_context
 from trl.models.utils import disable_gradient_checkpointing
 from trl.trainer.utils import get_config_model_id, pad
 
+from .checkpoints import latest_complete_checkpoint, wants_latest
 from .config import OGERConfig
 from .data import validate_oger_dataset
 from .decoding_entropy import DecodingEntropyRecorder
 from .encoder import SentenceEncoder
+from .errors import UsageError
 from .exploration import (
     divergence_from_similarity,
     exploration_reward,
@@ -40,15 +45,28 @@ from .exploration import (
     last_token_entropy,
     mean_teacher_similarity,
     plan_group_splice,
+    prompts_with_fitting_teachers,
 )
 from .generation_rows import replace_completion
+from .paths import is_local_path
+from .rewards import require_reward_columns
 from .rgpo import GUIDED, GuidedRegeneration
 from .shaping import aggregate_like_trl, policy_shaping_loss
 from .teacher_cache import TeacherEmbeddings
 
 logger = logging.getLogger(__name__)
 
+# The private GRPOTrainer hooks below move between TRL releases: the package is tested against one minor version.
+TESTED_TRL = ("1.16", "1.17")
+if not Version(TESTED_TRL[0]) <= Version(trl.__version__) < Version(TESTED_TRL[1]):
+    warnings.warn(
+        f"oger-trl is tested with trl>={TESTED_TRL[0]},<{TESTED_TRL[1]} (it hooks GRPOTrainer internals that move "
+        f"between releases); trl {trl.__version__} is installed.",
+        stacklevel=2,
+    )
+
 EXPLORATION_REWARD_NAME = "oger_exploration"
+_FIT_SAMPLE = 1000  # prompts whose teacher lengths are measured at start-up (all of them in smaller datasets)
 
 OGER_CITATION = textwrap.dedent("""\
     @article{ma2026oger,
@@ -163,11 +181,9 @@ class OGERTrainer(GRPOTrainer):
                 sources_column=args.teacher_sources_column,
                 rationale_column=args.rationale_column if args.guidance else None,
             )
-            if summaries[name] is not None:
-                logger.info(
-                    f"{name}: {summaries[name].num_rows} prompts, {summaries[name].num_teacher_completions} teacher "
-                    f"completions, {summaries[name].rows_without_teachers} prompts without teachers (plain GRPO)."
-                )
+            require_reward_columns(reward_funcs, dataset, name)
+        if summaries.get("train_dataset") is not None and summaries["train_dataset"].num_rows == 0:
+            raise UsageError("train_dataset has no rows: there is nothing to train on. Check the data file and split.")
         self.teacher_counts = _used_teachers(summaries.get("train_dataset"), args)
         reward_funcs, reward_processing_classes = _with_exploration_column(reward_funcs, reward_processing_classes)
         # Built before the policy: GRPOTrainer seeds the RNGs in its __init__, so the encoder never shifts sampling.
@@ -197,24 +213,72 @@ class OGERTrainer(GRPOTrainer):
         self.exploration_column = len(self.reward_funcs) - 1
         self.guidance = GuidedRegeneration(self) if args.guidance else None
         self.teacher_embeddings = TeacherEmbeddings(self.encoder, args.teacher_cache_dir)
+        for name, summary in summaries.items():
+            if summary is not None:
+                self.accelerator.print(
+                    f"{name}: {summary.num_rows} prompts, {summary.num_teacher_completions} teacher completions, "
+                    f"{summary.rows_without_teachers} prompts without teachers (trained as plain GRPO)."
+                )
+        if isinstance(train_dataset, Dataset) and args.num_offline_per_group > 0:
+            self._check_teachers_fit(train_dataset)
         with self.accelerator.local_main_process_first():  # one process per node encodes, the others load its file
             for _, dataset in _named_datasets(train_dataset, eval_dataset):
                 if isinstance(dataset, Dataset):
-                    self.teacher_embeddings.add_dataset(dataset, args.teacher_completions_column)
+                    show_progress = self.accelerator.is_local_main_process
+                    self.teacher_embeddings.add_dataset(dataset, args.teacher_completions_column, show_progress)
         self.recipe: str | None = None  # the recipe file this run was launched with, for the model card
         self._pending_rows: list[dict] | None = None
         self._record: _GenerationRecord | None = None
         self._entropy_probe = False
         self._loss_logps: list[torch.Tensor] | None = None
 
+    def train(self, resume_from_checkpoint=None, trial=None, ignore_keys_for_eval=None, **kwargs):
+        """`Trainer.train`, where `resume_from_checkpoint=True` (or "true"/"latest", as a command line gives it) means
+        the latest *complete* checkpoint of `output_dir`: a save cut short is skipped with a message."""
+        if wants_latest(resume_from_checkpoint):
+            resume_from_checkpoint = latest_complete_checkpoint(self.args.output_dir)
+        elif isinstance(resume_from_checkpoint, str) and resume_from_checkpoint.strip().lower() in ("false", "none"):
+            resume_from_checkpoint = None
+        return super().train(resume_from_checkpoint, trial, ignore_keys_for_eval, **kwargs)
+
+    def _check_teachers_fit(self, dataset: Dataset) -> None:
+        """Splicing needs teacher completions of at most `max_completion_length` tokens: say at start-up how many
+        prompts can splice (measured on a fixed sample of large datasets), and refuse when none can."""
+        sample = dataset.select(range(0, len(dataset), max(1, len(dataset) // _FIT_SAMPLE)))
+        teachers = [self._teachers_of(row).texts for row in sample]
+        fits = prompts_with_fitting_teachers(teachers, self._teacher_lengths, self.max_completion_length)
+        with_teachers = sum(bool(texts) for texts in teachers)
+        scope = f"{len(sample)} prompts" if len(sample) == len(dataset) else f"a sample of {len(sample)} prompts"
+        message = (
+            f"Of {scope}, {with_teachers} have teachers and {fits} have a teacher completion of at most "
+            f"max_completion_length={self.max_completion_length} tokens (EOS included): only those can be spliced."
+        )
+        if with_teachers and not fits:
+            raise UsageError(
+                f"{message} No teacher completion fits, so splicing would never happen. Raise `max_completion_length`, "
+                "drop long teacher completions (`oger-trl prepare --max-tokens`), or set `num_offline_per_group=0`."
+            )
+        if fits < with_teachers:
+            logger.warning(message)
+        else:
+            self.accelerator.print(message)
+
     def create_model_card(self, model_name=None, dataset_name=None, tags=None):
-        """TRL's card, plus what a reader of an OGER model needs: the teachers, the recipe and the OGER settings."""
-        super().create_model_card(model_name=model_name, dataset_name=dataset_name, tags=tags)
+        """TRL's card, plus what a reader of an OGER model needs: the teachers, the recipe and the OGER settings.
+        Only real Hub ids become Hub links: a local base model or dataset is named as a path."""
+        local_dataset = dataset_name if dataset_name and is_local_path(dataset_name) else None
+        model_name = model_name or (self.hub_model_id or os.path.basename(os.path.abspath(self.args.output_dir)))
+        super().create_model_card(
+            model_name=model_name.split("/")[-1], dataset_name=None if local_dataset else dataset_name, tags=tags
+        )
         path = os.path.join(self.args.output_dir, "README.md")
         if not self.is_world_process_zero() or not os.path.exists(path):
             return
         with open(path, encoding="utf-8") as f:
             card = f.read()
+        card = _card_without_fake_links(card, get_config_model_id(self.model.config), local_dataset)
+        if not self.hub_model_id:
+            card = card.replace('model="None"', f'model="{os.path.abspath(self.args.output_dir)}"')
         section = self._model_card_section()
         marker = "### Framework versions"
         card = card.replace(marker, section + marker, 1) if marker in card else card + "\n" + section
@@ -223,7 +287,9 @@ class OGERTrainer(GRPOTrainer):
 
     def _model_card_section(self) -> str:
         args = self.args
-        teachers = ", ".join(f"{name} ({count} completions)" for name, count in self.teacher_counts.items())
+        teachers = ", ".join(
+            f"{name} ({count} completion{'s' if count != 1 else ''})" for name, count in self.teacher_counts.items()
+        )
         lines = [
             "### OGER",
             "",
@@ -339,7 +405,15 @@ class OGERTrainer(GRPOTrainer):
 
     def _teacher_token_ids(self, text: str) -> list[int]:
         """Teacher text as completion ids: no special tokens added, ending with EOS like a terminated completion."""
-        ids = self._tokenizer(text, add_special_tokens=False)["input_ids"]
+        return self._ending_with_eos(self._tokenizer(text, add_special_tokens=False)["input_ids"])
+
+    def _teacher_lengths(self, texts: list[str]) -> list[int]:
+        """Token counts of teacher texts as spliced (one batched tokenizer call)."""
+        return [
+            len(self._ending_with_eos(ids)) for ids in self._tokenizer(texts, add_special_tokens=False)["input_ids"]
+        ]
+
+    def _ending_with_eos(self, ids: list[int]) -> list[int]:
         return ids if ids and ids[-1] in self.eos_token_ids else [*ids, self.eos_token_ids[0]]
 
     def _log_splice_metrics(self, spliced_divergence: list[float], splices: Counter, short_groups: int) -> None:
@@ -516,6 +590,16 @@ _UNSUPPORTED_VISION = (
     "OGERTrainer supports text-only models: its last-token entropy pass and teacher splicing are text-only. Pass a "
     "tokenizer as `processing_class` (not a multimodal processor), or train vision-language models with GRPOTrainer."
 )
+
+
+def _card_without_fake_links(card: str, base_model: str | None, local_dataset: str | None) -> str:
+    """TRL's card links the base model and dataset to the Hub; name local ones as paths instead."""
+    lines = card.split("\n")
+    for i, line in enumerate(lines):
+        if line.startswith("This model is a fine-tuned version of"):
+            line = line.replace("[None](https://huggingface.co/None)", f"the local model `{base_model}`")
+            lines[i] = line[:-1] + f" on the local dataset `{local_dataset}`." if local_dataset else line
+    return "\n".join(lines)
 
 
 def _reject_unsupported_inputs(tools, rollout_func, environment_factory, processing_class) -> None:

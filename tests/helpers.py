@@ -157,7 +157,7 @@ def base_config_kwargs(output_dir, cache_dir, **overrides) -> dict:
         bf16=False,
         report_to="none",
         save_strategy="no",
-        gradient_checkpointing=False,
+        activation_checkpointing=False,
         disable_dropout=True,
         per_device_train_batch_size=4,
         num_generations=4,

@@ -55,6 +55,9 @@ def test_embed_then_train_the_cpu_recipe_from_the_command_line(recipe_args):
     assert "trained with OGER" in card and "https://huggingface.co/papers/2604.18530" in card
     assert "- Teachers: alice (8 completions), bob (8 completions), carol (8 completions)" in card
     assert f"- Recipe: `{CPU_RECIPE}`" in card
+    assert "None" not in card and "huggingface.co/datasets" not in card  # local model and data: paths, not Hub links
+    assert "# Model Card for run" in card and f"on the local dataset `{args[3]}`." in card
+    assert (run / "training_questions.json").exists()  # for `oger-trl evaluate` to flag trained-on benchmarks
 
 
 @pytest.mark.parametrize(

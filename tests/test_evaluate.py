@@ -12,6 +12,7 @@ import time
 import pytest
 from helpers import build_model, shared_path
 
+from oger_trl.evaluation.benchmarks import load_items
 from oger_trl.evaluation.generation import Completion
 from oger_trl.evaluation.metrics import pass_at_k
 from oger_trl.evaluation.runner import EvalSettings, evaluate
@@ -116,9 +117,8 @@ def test_runner_scores_a_known_pattern(tmp_path):
     rows = [{"question": f"Problem #{i}: {i}+{2 * i}?", "answer": f"work\n#### {3 * i}"} for i in range(9)]
     data.write_text("".join(json.dumps(r) + "\n" for r in rows))
     generator = ScriptedGenerator()
-    results = evaluate(
-        generator, [f"gsm8k={data}"], str(tmp_path / "out"), EvalSettings(n=2, batch_size=4), "scripted"
-    )
+    benchmarks = [load_items(f"gsm8k={data}")]
+    results = evaluate(generator, benchmarks, str(tmp_path / "out"), EvalSettings(n=2, batch_size=4), {"model": "s"})
     metrics = results["benchmarks"]["gsm8k"]
     correct_per_item = [min(i % 3, 2) for i in range(9)]  # 0, 1, 2, 0, 1, 2, ...
     assert metrics["avg@2"] == pytest.approx(sum(correct_per_item) / 18)
@@ -128,7 +128,7 @@ def test_runner_scores_a_known_pattern(tmp_path):
     samples = read_samples(tmp_path / "out" / "samples" / "gsm8k.jsonl")
     assert [s["extracted"] for s in samples if s["id"] == "4"] == ["12", "13"]
     calls = generator.calls
-    evaluate(generator, [f"gsm8k={data}"], str(tmp_path / "out"), EvalSettings(n=2, batch_size=4), "scripted")
+    evaluate(generator, benchmarks, str(tmp_path / "out"), EvalSettings(n=2, batch_size=4), {"model": "s"})
     assert generator.calls == calls  # everything was already done
 
 

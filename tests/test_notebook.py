@@ -44,3 +44,7 @@ def test_notebook_executes_on_a_tiny_offline_model(tmp_path, tokenizer):
     outputs = [o for c in notebook.cells if c.cell_type == "code" for o in c.get("outputs", [])]
     assert any(o.get("output_type") == "display_data" and "image/png" in o.get("data", {}) for o in outputs)
     assert any("gold:" in o.get("text", "") for o in outputs)
+    # outside a checkout, the one marked variable says where pip would get the package; no guessed repository links
+    assert any("oger-trl from: oger-trl[minilm]" in o.get("text", "") for o in outputs)
+    with open(NOTEBOOK, encoding="utf-8") as f:
+        assert "github.com/oger-trl" not in f.read()

@@ -1,11 +1,15 @@
 """Nothing is lost on interruption: a run resumed from a checkpoint makes the same splice decisions, rewards and losses
 as the run that was never interrupted, and reuses the teacher-embedding cache."""
 
+import logging
+from unittest.mock import patch
+
 import pytest
 from helpers import arithmetic_dataset, base_config_kwargs, build_model, letter_reward, recording_trainer_class
 from trl.rewards import accuracy_reward
 
 from oger_trl import OGERConfig
+from oger_trl.errors import UsageError
 
 
 def trainer_for(tmp_path, tokenizer, encoder, output_dir):
@@ -52,3 +56,57 @@ def test_resumed_run_continues_exactly(tmp_path, tokenizer, encoder):
     assert any(s != "policy" for b in resumed.batches for s in b["sources"])
     assert resumed_losses[:2] == full_losses[:2]  # the history restored from the checkpoint
     assert resumed_losses[2:] == pytest.approx(full_losses[2:], rel=1e-6)
+
+
+def test_a_save_cut_short_is_skipped_and_resume_continues_from_the_last_complete_checkpoint(
+    tmp_path, tokenizer, encoder, caplog
+):
+    from transformers import Trainer
+
+    uninterrupted = trainer_for(tmp_path, tokenizer, encoder, tmp_path / "full")
+    uninterrupted.train()
+    full_losses = [h["loss"] for h in uninterrupted.state.log_history if "loss" in h]
+
+    interrupted = trainer_for(tmp_path, tokenizer, encoder, tmp_path / "cut")
+    save_rng_state = Trainer._save_rng_state
+
+    def interrupt_the_second_save(self, output_dir):
+        if self.state.global_step == 4:  # weights and optimizer written, RNG state and trainer_state.json not yet
+            raise KeyboardInterrupt
+        save_rng_state(self, output_dir)
+
+    with patch.object(Trainer, "_save_rng_state", interrupt_the_second_save), pytest.raises(KeyboardInterrupt):
+        interrupted.train()
+    cut = tmp_path / "cut"
+    assert (cut / "checkpoint-4" / "model.safetensors").exists()
+    assert not (cut / "checkpoint-4" / "trainer_state.json").exists()
+
+    resumed = trainer_for(tmp_path, tokenizer, encoder, cut)
+    with caplog.at_level(logging.WARNING, logger="oger_trl.checkpoints"):
+        resumed.train(resume_from_checkpoint=True)
+    assert f"Resuming from {cut / 'checkpoint-2'}: skipped {cut / 'checkpoint-4'}, whose save did not finish" in (
+        caplog.text
+    )
+    assert [b["step"] for b in resumed.batches] == [2, 3]
+    resumed_losses = [h["loss"] for h in resumed.state.log_history if "loss" in h]
+    assert resumed_losses == pytest.approx(full_losses, rel=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("given", "meaning"),
+    [("true", True), ("True", True), ("latest", True), (True, True), ("false", None), (None, None)],
+)
+def test_resume_from_checkpoint_true_means_the_latest_checkpoint_on_the_command_line_too(given, meaning):
+    from oger_trl.train import _resume_value
+
+    assert _resume_value(given) == meaning
+    assert _resume_value("out/checkpoint-7") == "out/checkpoint-7"
+
+
+def test_resume_without_a_complete_checkpoint_says_so(tmp_path):
+    from oger_trl.checkpoints import latest_complete_checkpoint
+
+    (tmp_path / "checkpoint-3").mkdir()
+    (tmp_path / "checkpoint-3" / "trainer_state.json").write_text('{"global_st')  # cut mid-write
+    with pytest.raises(UsageError, match=r"holds no complete checkpoint \(incomplete: .*checkpoint-3\)"):
+        latest_complete_checkpoint(str(tmp_path))

@@ -14,11 +14,13 @@ from typing import Any
 
 from datasets import Dataset, IterableDataset
 
+from ..errors import UsageError
+
 _VISION_COLUMNS = ("image", "images")
 _BATCH = 1024
 
 
-class DatasetContractError(ValueError):
+class DatasetContractError(UsageError):
     """A dataset that does not follow the OGER contract; the message names the dataset, column, row and expectation."""
 
 

@@ -1,20 +1,69 @@
-"""Load a table of rows from a local file, a saved dataset folder or the Hub."""
+"""Load a table of rows from a local file, a saved dataset folder or the Hub, with errors that name the file."""
 
 import os
 
 from datasets import Dataset, load_dataset, load_from_disk
 
-_FORMATS = {".parquet": "parquet", ".jsonl": "json", ".json": "json", ".csv": "csv"}
+from ..errors import UsageError
+from ..paths import DATA_EXTENSIONS, is_local_path
 
 
 def load_table(path_or_id: str, split: str = "train") -> Dataset:
     """A local parquet/jsonl/json/csv file, a folder saved with `save_to_disk`, or a Hub dataset id (`split`)."""
-    extension = os.path.splitext(path_or_id)[1].lower()
-    if os.path.isfile(path_or_id) and extension in _FORMATS:
-        return load_dataset(_FORMATS[extension], data_files=path_or_id, split="train")
-    if os.path.isdir(path_or_id):
-        return load_from_disk(path_or_id)
-    return load_dataset(path_or_id, split=split)
+    if not is_local_path(path_or_id):
+        return load_dataset(path_or_id, split=split)
+    path = os.path.expanduser(path_or_id)
+    if os.path.isdir(path):
+        return load_from_disk(path)
+    if not os.path.isfile(path):
+        raise UsageError(f"Data file {path_or_id!r} not found (a local path, so the Hub was not asked).")
+    extension = os.path.splitext(path)[1].lower()
+    if extension not in DATA_EXTENSIONS:
+        raise UsageError(
+            f"Data file {path_or_id!r}: unsupported extension {extension!r}; use one of {list(DATA_EXTENSIONS)}."
+        )
+    if os.path.getsize(path) == 0:
+        raise UsageError(f"Data file {path_or_id!r} is empty: it holds no rows.")
+    reader = DATA_EXTENSIONS[extension]
+    problem = _non_utf8_line(path) if reader in ("json", "csv") else _parquet_problem(path)
+    if problem:  # checked first: pyarrow loads non-UTF-8 text and fails later; datasets hides why a parquet fails
+        raise UsageError(f"Data file {path_or_id!r} {problem}")
+    try:
+        table = load_dataset(reader, data_files=path, split="train")
+    except Exception as err:  # datasets wraps the reader's error; say what is wrong with the file instead
+        raise UsageError(f"Data file {path_or_id!r} cannot be read: {_unreadable_reason(err)}") from err
+    if len(table) == 0:
+        raise UsageError(f"Data file {path_or_id!r} holds no rows.")
+    return table
+
+
+def _non_utf8_line(path: str) -> str | None:
+    with open(path, "rb") as f:
+        for number, line in enumerate(f, start=1):
+            try:
+                line.decode("utf-8")
+            except UnicodeDecodeError as err:
+                return (
+                    f"cannot be read: line {number} is not UTF-8 ({err.reason} at byte {err.start}); save it as UTF-8."
+                )
+    return None
+
+
+def _parquet_problem(path: str) -> str | None:
+    import pyarrow.parquet as pq
+
+    try:
+        rows = pq.ParquetFile(path).metadata.num_rows
+    except Exception as err:  # pyarrow's ArrowInvalid and OSError variants
+        return f"cannot be read: not a readable parquet file, e.g. truncated or corrupt ({err})."
+    return "holds no rows." if rows == 0 else None
+
+
+def _unreadable_reason(err: Exception) -> str:
+    cause = err
+    while cause.__cause__ is not None and str(cause.__cause__):
+        cause = cause.__cause__
+    return f"{type(cause).__name__}: {cause}"
 
 
 def save_table(dataset: Dataset, path: str) -> None:
@@ -26,4 +75,4 @@ def save_table(dataset: Dataset, path: str) -> None:
     elif extension in (".jsonl", ".json"):
         dataset.to_json(path, lines=True, force_ascii=False)
     else:
-        raise ValueError(f"Unsupported output format {extension!r}: use .parquet or .jsonl")
+        raise UsageError(f"Unsupported output format {extension!r}: use .parquet or .jsonl")

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from ..data.gsm8k import final_answer
 from ..data.loading import load_table
+from ..errors import UsageError
 
 MATH_INSTRUCTION = "Please reason step by step, and put your final answer within \\boxed{}."
 CHOICE_INSTRUCTION = "Answer with the letter of the correct option, e.g. \\boxed{A}."
@@ -104,11 +105,12 @@ def parse_benchmark_spec(spec: str) -> tuple[Benchmark, str | None]:
     """`name` (from the Hub) or `name=path` (a local file with the benchmark's columns)."""
     name, _, path = spec.partition("=")
     if name not in BENCHMARKS:
-        raise ValueError(f"Unknown benchmark {name!r}; known: {sorted(BENCHMARKS)}")
+        raise UsageError(f"Unknown benchmark {name!r} in --benchmarks; known: {sorted(BENCHMARKS)}.")
     return BENCHMARKS[name], path or None
 
 
 def load_items(spec: str, limit: int | None = None) -> tuple[Benchmark, list[EvalItem]]:
+    """The benchmark's items (the first `limit`); a local file's rows must have the benchmark's columns."""
     benchmark, path = parse_benchmark_spec(spec)
     if path:
         rows = load_table(path)
@@ -118,4 +120,14 @@ def load_items(spec: str, limit: int | None = None) -> tuple[Benchmark, list[Eva
         rows = load_dataset(benchmark.hub_id, benchmark.config, split=benchmark.split)
     if limit is not None:
         rows = rows.select(range(min(limit, len(rows))))
-    return benchmark, [benchmark.to_item(row, i) for i, row in enumerate(rows)]
+    items = []
+    for index, row in enumerate(rows):
+        try:
+            items.append(benchmark.to_item(row, index))
+        except (KeyError, ValueError, IndexError, TypeError, AttributeError) as err:
+            source = path or f"{benchmark.hub_id} ({benchmark.split})"
+            raise UsageError(
+                f"Benchmark {benchmark.name}, {source}, row {index}: cannot read the row as a {benchmark.name} item "
+                f"({err}). Columns found: {sorted(row)}."
+            ) from err
+    return benchmark, items

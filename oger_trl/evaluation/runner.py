@@ -12,9 +12,12 @@ from dataclasses import asdict, dataclass
 
 from tqdm.auto import tqdm
 
-from .benchmarks import Benchmark, EvalItem, load_items
+from ..errors import UsageError
+from .benchmarks import Benchmark, EvalItem
 from .grading import grade_choice, grade_math
 from .metrics import reported_ks, summarize
+
+RUN_RECORD = "run.json"  # the identity of the run whose samples the folder holds
 
 
 @dataclass(frozen=True)
@@ -28,21 +31,75 @@ class EvalSettings:
     limit: int | None = None
 
 
-def evaluate(generator, benchmarks: list[str], output_dir: str, settings: EvalSettings, model_name: str = "") -> dict:
-    """Run `benchmarks` (names or `name=path`) with `generator` (see `generation.py`) and write the outputs."""
-    os.makedirs(os.path.join(output_dir, "samples"), exist_ok=True)
+def evaluate(
+    generator,
+    benchmarks: list[tuple[Benchmark, list[EvalItem]]],
+    output_dir: str,
+    settings: EvalSettings,
+    identity: dict | None = None,
+    overlap: dict[str, int] | None = None,
+) -> dict:
+    """Run `benchmarks` (from `load_items`) with `generator` (see `generation.py`) and write the outputs. `identity`
+    names what produced the samples (model, adapter, ...): samples already in `output_dir` are reused only when they
+    come from the same identity and generation settings. `overlap` counts, per benchmark, the questions the model was
+    trained on (see `overlap.py`): reported in the results, since those scores are not held out."""
+    identity = {**(identity or {}), **generation_identity(settings)}
+    claim_output_dir(output_dir, identity)
     samples, domains = [], {}
-    for spec in benchmarks:
-        benchmark, items = load_items(spec, settings.limit)
+    for benchmark, items in benchmarks:
         domains[benchmark.name] = benchmark.domain
         samples += run_benchmark(generator, benchmark, items, output_dir, settings)
     summary = summarize(samples, settings.n, domains)
-    results = {"model": model_name, "settings": asdict(settings), **summary}
+    results = {"model": _model_name(identity), "settings": asdict(settings), **summary}
+    if overlap is not None:
+        results["overlap_with_training"] = overlap
     with open(os.path.join(output_dir, "results.json"), "w") as f:
         json.dump(results, f, indent=2)
     with open(os.path.join(output_dir, "results.md"), "w") as f:
         f.write(markdown_table(results, settings.n))
     return results
+
+
+def generation_identity(settings: EvalSettings) -> dict:
+    """The settings a sample depends on (not how many are drawn, nor how they are batched)."""
+    return {
+        "temperature": settings.temperature,
+        "top_p": settings.top_p,
+        "max_new_tokens": settings.max_new_tokens,
+        "think_gate": settings.think_gate,
+    }
+
+
+def claim_output_dir(output_dir: str, identity: dict) -> None:
+    """Record which run writes samples into `output_dir`; refuse a folder holding another run's samples."""
+    record = os.path.join(output_dir, RUN_RECORD)
+    samples_dir = os.path.join(output_dir, "samples")
+    if os.path.exists(record):
+        with open(record, encoding="utf-8") as f:
+            recorded = json.load(f)
+        differences = [
+            f"{key}: {recorded.get(key)!r} there, {identity.get(key)!r} now"
+            for key in sorted(set(recorded) | set(identity))
+            if recorded.get(key) != identity.get(key)
+        ]
+        if differences:
+            raise UsageError(
+                f"{output_dir!r} holds the samples of another run ({'; '.join(differences)}): they would be reported "
+                "as this run's. Give another --output, or delete the folder to start fresh."
+            )
+    elif os.path.isdir(samples_dir) and os.listdir(samples_dir):
+        raise UsageError(
+            f"{output_dir!r} holds samples with no record of the model and settings that produced them. Give another "
+            "--output, or delete the folder to start fresh."
+        )
+    os.makedirs(samples_dir, exist_ok=True)
+    with open(record, "w", encoding="utf-8") as f:
+        json.dump(identity, f, indent=2)
+
+
+def _model_name(identity: dict) -> str:
+    model, adapter = identity.get("model", ""), identity.get("adapter")
+    return f"{model} + {adapter}" if adapter else model
 
 
 def run_benchmark(generator, benchmark: Benchmark, items: list[EvalItem], output_dir: str, settings: EvalSettings):
@@ -130,6 +187,13 @@ def markdown_table(results: dict, n: int) -> str:
         key = f"{domain}_domain_avg@{n}"
         if key in results:
             lines.append(f"| **{domain}-domain average** | | {100 * results[key]:.1f} |" + " |" * (len(header) - 3))
+    for name, count in results.get("overlap_with_training", {}).items():
+        if count:
+            items = results["benchmarks"][name]["items"]
+            lines.append(
+                f"\n**Warning: {count} of {items} {name} problems are among the model's training prompts**: its "
+                f"{name} score is not a held-out score."
+            )
     settings = results["settings"]
     lines += [
         "",

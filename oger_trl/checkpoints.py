@@ -1,0 +1,56 @@
+"""Which checkpoint a run resumes from. transformers writes a checkpoint's files in place and `trainer_state.json`
+last, so a save cut short (SIGINT, a full disk, a preempted node) leaves a `checkpoint-N` without a readable state:
+such a folder is skipped, with a message, instead of failing the resume."""
+
+import json
+import logging
+import os
+import re
+
+from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
+
+from .errors import UsageError
+
+logger = logging.getLogger(__name__)
+
+TRAINER_STATE = "trainer_state.json"
+_CHECKPOINT = re.compile(rf"^{PREFIX_CHECKPOINT_DIR}-(\d+)$")
+
+
+def is_complete(checkpoint: str) -> bool:
+    """The save finished: `trainer_state.json`, written last, exists and parses."""
+    try:
+        with open(os.path.join(checkpoint, TRAINER_STATE), encoding="utf-8") as f:
+            return "global_step" in json.load(f)
+    except (OSError, ValueError):
+        return False
+
+
+def latest_complete_checkpoint(output_dir: str) -> str:
+    """The highest-numbered complete `checkpoint-N` in `output_dir`; incomplete newer ones are named in a warning."""
+    numbered = []
+    if os.path.isdir(output_dir):
+        numbered = sorted(
+            (int(match.group(1)), os.path.join(output_dir, name))
+            for name in os.listdir(output_dir)
+            if (match := _CHECKPOINT.match(name)) and os.path.isdir(os.path.join(output_dir, name))
+        )
+    skipped = []
+    for _, path in reversed(numbered):
+        if is_complete(path):
+            if skipped:
+                logger.warning(
+                    f"Resuming from {path}: skipped {', '.join(skipped)}, whose save did not finish (no readable "
+                    f"{TRAINER_STATE})."
+                )
+            return path
+        skipped.append(path)
+    found = f" (incomplete: {', '.join(skipped)})" if skipped else ""
+    raise UsageError(f"resume_from_checkpoint=True, but {output_dir!r} holds no complete checkpoint{found}.")
+
+
+def wants_latest(resume_from_checkpoint) -> bool:
+    """True for `True` and for the strings a command line or YAML gives for it ("true", "latest")."""
+    if isinstance(resume_from_checkpoint, str):
+        return resume_from_checkpoint.strip().lower() in ("true", "latest")
+    return resume_from_checkpoint is True

@@ -1,0 +1,32 @@
+"""Local paths versus Hub ids: a name meant as a local file or folder that does not exist is reported as missing,
+never sent to the Hub (whose answer, "Repo id must be in the form..." or "cannot reach", would mislead)."""
+
+import os
+import re
+
+from .errors import UsageError
+from .smollm2 import OFFLINE_NAME
+
+DATA_EXTENSIONS = {".parquet": "parquet", ".jsonl": "json", ".json": "json", ".csv": "csv"}
+
+
+def is_local_path(path_or_id: str) -> bool:
+    """A path meant as a local file or folder (a data-file extension, or an explicit path), never a Hub id."""
+    if os.path.exists(path_or_id):
+        return True
+    return os.path.splitext(path_or_id)[1].lower() in DATA_EXTENSIONS or path_or_id.startswith(("/", "./", "../", "~"))
+
+
+def check_model_source(name: str, option: str, local_only: bool = False) -> None:
+    """Refuse a model that is meant as a local folder (an explicit path, a path under an existing folder, or not a
+    Hub id at all) but does not exist, before anything is loaded."""
+    if name == OFFLINE_NAME or os.path.isdir(os.path.expanduser(name)):
+        return
+    parent = os.path.dirname(name)
+    explicit_path = name.startswith(("/", ".", "~")) or bool(parent and os.path.isdir(parent))
+    if local_only or explicit_path or not _looks_like_hub_id(name):
+        raise UsageError(f"{option} {name!r}: no such folder (and not a Hub id of the form 'owner/name').")
+
+
+def _looks_like_hub_id(name: str) -> bool:
+    return re.fullmatch(r"[A-Za-z0-9][\w.-]*(/[A-Za-z0-9][\w.-]*)?", name) is not None and ".." not in name

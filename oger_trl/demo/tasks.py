@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datasets import Dataset
 
 from ..data.gsm8k import gsm8k_teacher_dataset
+from ..errors import UsageError
 
 ADDITION_PROMPT = "What is {a} + {b}? Put the final answer in \\boxed{{}}."
 # One named teacher per style: the divergence bonus needs teachers that differ from each other and from the policy.
@@ -41,7 +42,7 @@ def addition_task(held_out: int = 40, split_seed: int = 0) -> DemoTask:
     """a + b for digits a, b in 0..9 (100 problems), shuffled with `split_seed`; the first `held_out` are held out."""
     pairs = [(a, b) for a in range(10) for b in range(10)]
     if not 0 < held_out < len(pairs):
-        raise ValueError(f"--held-out must be between 1 and {len(pairs) - 1} for the addition task, got {held_out}.")
+        raise UsageError(f"--held-out must be between 1 and {len(pairs) - 1} for the addition task, got {held_out}.")
     random.Random(split_seed).shuffle(pairs)
     rows = [
         {
@@ -65,7 +66,7 @@ def gsm8k_task(data_dir: str | None, held_out: int = 40, split_seed: int = 0) ->
     problems = gsm8k_teacher_dataset(gsm8k_teacher_file(data_dir))
     problems = problems.filter(lambda row: len(row["teacher_completions"]) > 0).shuffle(seed=split_seed)
     if not 0 < held_out < len(problems):
-        raise ValueError(f"--held-out must be between 1 and {len(problems) - 1} for the gsm8k task, got {held_out}.")
+        raise UsageError(f"--held-out must be between 1 and {len(problems) - 1} for the gsm8k task, got {held_out}.")
     description = (
         f"GSM8K ({len(problems) - held_out} training problems, {held_out} held out) with the correct solutions of "
         f"four OpenAI models (`{GSM8K_TEACHER_FILE}`) as teachers"

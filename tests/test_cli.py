@@ -69,7 +69,12 @@ def test_embed_then_train_the_cpu_recipe_from_the_command_line(recipe_args):
     ids=["offline-mode", "no-network"],
 )
 def test_a_push_without_the_hub_fails_at_once_with_a_clear_message(recipe_args, env, reason):
-    _, args = recipe_args
+    work, args = recipe_args
+    if env:  # online: a copy of the recipe without its `env: HF_HUB_OFFLINE: "1"`, which would win (applied first)
+        with open(os.path.join(ROOT, CPU_RECIPE)) as f:
+            recipe = f.read().split("\nenv:")[0]
+        (work / "online.yaml").write_text(recipe)
+        args = [str(work / "online.yaml") if a == CPU_RECIPE else a for a in args]
     start = time.monotonic()
     result = oger_trl("train", *args, "--push_to_hub", "true", "--hub_model_id", "someone/model", env=env, timeout=120)
     assert result.returncode != 0

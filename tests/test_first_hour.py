@@ -10,6 +10,7 @@ import sys
 from unittest.mock import patch
 
 import pytest
+from datasets import Dataset
 from helpers import arithmetic_dataset, make_trainer, shared_path
 
 from oger_trl.cli import main as oger_trl
@@ -371,3 +372,33 @@ def test_the_default_config_trains_in_fp32_on_a_machine_without_a_bf16_gpu(tmp_p
     assert args.bf16 is False
     with pytest.raises(ValueError, match="Your setup doesn't support bf16/gpu"):
         OGERConfig(output_dir=str(tmp_path), report_to="none", bf16=True)  # an explicit choice is not overridden
+
+
+def test_an_oger_config_raises_no_deprecation_warning_of_its_own(tmp_path):
+    import warnings
+
+    from oger_trl import OGERConfig
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        args = OGERConfig(output_dir=str(tmp_path), report_to="none")
+    assert not [w for w in caught if issubclass(w.category, (FutureWarning, DeprecationWarning))]
+    assert args.activation_checkpointing is True and args.gradient_checkpointing is True  # TRL's default, kept
+    assert (
+        OGERConfig(output_dir=str(tmp_path), report_to="none", activation_checkpointing=False).gradient_checkpointing
+        is False
+    )
+
+
+def test_the_teacher_cache_progress_bar_moves_every_few_hundred_texts(tmp_path, encoder, monkeypatch):
+    from tqdm.auto import tqdm
+
+    from oger_trl import TeacherEmbeddings
+
+    steps = []
+    original = tqdm.update
+    monkeypatch.setattr(tqdm, "update", lambda self, n=1: steps.append(n) or original(self, n))
+    texts = [f"teacher solution number {i}" for i in range(600)]
+    dataset = Dataset.from_dict({"teacher_completions": [texts[i : i + 3] for i in range(0, 600, 3)]})
+    TeacherEmbeddings(encoder, str(tmp_path)).add_dataset(dataset, "teacher_completions", show_progress=True)
+    assert steps == [256, 256, 88]

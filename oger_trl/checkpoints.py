@@ -49,8 +49,13 @@ def latest_complete_checkpoint(output_dir: str) -> str:
     raise UsageError(f"resume_from_checkpoint=True, but {output_dir!r} holds no complete checkpoint{found}.")
 
 
-def wants_latest(resume_from_checkpoint) -> bool:
-    """True for `True` and for the strings a command line or YAML gives for it ("true", "latest")."""
+def resume_target(resume_from_checkpoint, output_dir: str) -> str | None:
+    """What `resume_from_checkpoint` means, however it was given: True, "true" or "latest" (a command line gives
+    strings) is the latest complete checkpoint of `output_dir`; False, None, "false" or "none" a fresh start; any other
+    string a checkpoint folder."""
     if isinstance(resume_from_checkpoint, str):
-        return resume_from_checkpoint.strip().lower() in ("true", "latest")
-    return resume_from_checkpoint is True
+        value = resume_from_checkpoint.strip()
+        if value.lower() in ("true", "latest"):
+            return latest_complete_checkpoint(output_dir)
+        return None if value.lower() in ("false", "none", "") else value
+    return latest_complete_checkpoint(output_dir) if resume_from_checkpoint is True else None

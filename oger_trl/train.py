@@ -26,7 +26,6 @@ from trl import (
     get_quantization_config,
 )
 
-from .checkpoints import wants_latest
 from .config import OGERConfig
 from .data.loading import load_table
 from .errors import UsageError
@@ -163,7 +162,6 @@ def main(argv: list[str] | None = None) -> OGERTrainer:
         script_args, training_args, model_args, dataset_args = parser.parse_args_and_config(args=args)
     except ValueError as err:  # the configs' own validation (TRL's and OGER's): a recipe to fix, not a crash
         raise UsageError(str(err)) from err
-    training_args.resume_from_checkpoint = _resume_value(training_args.resume_from_checkpoint)
     if training_args.push_to_hub:  # before any download or compute, not after hours of training
         require_hub("push the model (push_to_hub=True)", training_args.hub_token)
     try:
@@ -196,14 +194,6 @@ def main(argv: list[str] | None = None) -> OGERTrainer:
     if Version(transformers.__version__) >= Version("5.18.0"):
         trainer.end()
     return trainer
-
-
-def _resume_value(value):
-    """`--resume_from_checkpoint true` on the command line arrives as the string "true": it means the latest complete
-    checkpoint, as `true` does in YAML; "false"/"none" mean a fresh start."""
-    if isinstance(value, str) and value.strip().lower() in ("false", "none", ""):
-        return None
-    return True if wants_latest(value) else value
 
 
 def _config_path(argv: list[str] | None) -> str | None:

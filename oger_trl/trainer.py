@@ -32,7 +32,7 @@ from trl.extras.profiling import profiling_context
 from trl.models.utils import disable_gradient_checkpointing
 from trl.trainer.utils import get_config_model_id, pad
 
-from .checkpoints import latest_complete_checkpoint, wants_latest
+from .checkpoints import resume_target
 from .config import OGERConfig
 from .data import validate_oger_dataset
 from .decoding_entropy import DecodingEntropyRecorder
@@ -235,11 +235,8 @@ class OGERTrainer(GRPOTrainer):
     def train(self, resume_from_checkpoint=None, trial=None, ignore_keys_for_eval=None, **kwargs):
         """`Trainer.train`, where `resume_from_checkpoint=True` (or "true"/"latest", as a command line gives it) means
         the latest *complete* checkpoint of `output_dir`: a save cut short is skipped with a message."""
-        if wants_latest(resume_from_checkpoint):
-            resume_from_checkpoint = latest_complete_checkpoint(self.args.output_dir)
-        elif isinstance(resume_from_checkpoint, str) and resume_from_checkpoint.strip().lower() in ("false", "none"):
-            resume_from_checkpoint = None
-        return super().train(resume_from_checkpoint, trial, ignore_keys_for_eval, **kwargs)
+        checkpoint = resume_target(resume_from_checkpoint, self.args.output_dir)
+        return super().train(checkpoint, trial, ignore_keys_for_eval, **kwargs)
 
     def _check_teachers_fit(self, dataset: Dataset) -> None:
         """Splicing needs teacher completions of at most `max_completion_length` tokens: say at start-up how many

@@ -1,6 +1,7 @@
 """Nothing is lost on interruption: a run resumed from a checkpoint makes the same splice decisions, rewards and losses
 as the run that was never interrupted, and reuses the teacher-embedding cache."""
 
+import json
 import logging
 from unittest.mock import patch
 
@@ -94,13 +95,17 @@ def test_a_save_cut_short_is_skipped_and_resume_continues_from_the_last_complete
 
 @pytest.mark.parametrize(
     ("given", "meaning"),
-    [("true", True), ("True", True), ("latest", True), (True, True), ("false", None), (None, None)],
+    [("true", "latest"), ("True", "latest"), ("latest", "latest"), (True, "latest"), ("false", None), (None, None)],
 )
-def test_resume_from_checkpoint_true_means_the_latest_checkpoint_on_the_command_line_too(given, meaning):
-    from oger_trl.train import _resume_value
+def test_resume_from_checkpoint_true_means_the_latest_checkpoint_on_the_command_line_too(tmp_path, given, meaning):
+    from oger_trl.checkpoints import resume_target
 
-    assert _resume_value(given) == meaning
-    assert _resume_value("out/checkpoint-7") == "out/checkpoint-7"
+    for step in (2, 4):
+        (tmp_path / f"checkpoint-{step}").mkdir()
+        (tmp_path / f"checkpoint-{step}" / "trainer_state.json").write_text(json.dumps({"global_step": step}))
+    latest = str(tmp_path / "checkpoint-4")
+    assert resume_target(given, str(tmp_path)) == (latest if meaning == "latest" else None)
+    assert resume_target("out/checkpoint-7", str(tmp_path)) == "out/checkpoint-7"
 
 
 def test_resume_without_a_complete_checkpoint_says_so(tmp_path):

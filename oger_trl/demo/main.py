@@ -8,7 +8,6 @@ run's log history and the trained OGER model to the output folder.
 import argparse
 import json
 import os
-import warnings
 
 from ..smollm2 import OFFLINE_NAME
 from .settings import METHODS, RunSettings
@@ -66,8 +65,6 @@ def main(argv: list[str] | None = None) -> list:
     """Run the demo; returns the `RunResult` of each method. Arguments are checked before torch is imported."""
     cli = parse_args(argv)
     settings = settings_from(cli)
-    # TRL 1.16 reads a property transformers 5 deprecated, once per generation: not actionable for a demo user
-    warnings.filterwarnings("ignore", message="`is_gradient_checkpointing` is deprecated", category=FutureWarning)
     from ..encoder import SentenceEncoder
     from ..smollm2 import resolve_model_name
     from .heldout import ACCURACY, LENIENT_ACCURACY

@@ -7,6 +7,7 @@ seed they share the starting weights, the data order and the sampling stream up 
 
 import os
 import time
+import warnings
 from dataclasses import dataclass, field
 
 import torch
@@ -78,6 +79,8 @@ def train_run(
     answers): greedy answers of the same weights do not depend on the method or seed, so it is measured once, at the
     start of the first run (under the same precision as every later evaluation), and passed to the others."""
     began = time.perf_counter()
+    # TRL 1.16 reads a property transformers 5 deprecated, once per generation: not actionable for a demo user
+    warnings.filterwarnings("ignore", message="`is_gradient_checkpointing` is deprecated", category=FutureWarning)
     args = demo_config(method, settings, seed, output_dir, os.path.join(os.path.dirname(output_dir), "teacher_cache"))
     trainer = OGERTrainer(
         model_path,

@@ -13,7 +13,6 @@ import argparse
 import json
 import os
 import statistics
-import time
 
 from oger_trl.demo.heldout import ACCURACY, LENIENT_ACCURACY
 from oger_trl.demo.plots import plot_dynamics
@@ -102,7 +101,7 @@ def study_table(runs: dict[str, list[dict]], settings: RunSettings) -> list[str]
     lines = [
         f"| method | runs | held-out accuracy at step {last}, mean ± 95% CI | per seed | online reward, steps "
         f"1-{window} → {last - window + 1}-{last} | steps to accuracy ≥ {THRESHOLD} (per seed) | token entropy, "
-        f"last {window} steps | minutes per run |",
+        f"last {window} steps | minutes per run (median) |",
         "|---|---|---|---|---|---|---|---|",
     ]
     for method, records in runs.items():
@@ -113,7 +112,7 @@ def study_table(runs: dict[str, list[dict]], settings: RunSettings) -> list[str]
         late = statistics.fmean(mean_over_steps(h, ONLINE_REWARD, last - window + 1, last) for h in histories)
         reached = [first_step_reaching(h, ACCURACY, THRESHOLD) for h in histories]
         entropy = statistics.fmean(mean_over_steps(h, "entropy", last - window + 1, last) for h in histories)
-        minutes = statistics.fmean(r["seconds"] for r in records) / 60
+        minutes = statistics.median(r["seconds"] for r in records) / 60
         cells = [
             method,
             str(len(records)),
@@ -128,8 +127,9 @@ def study_table(runs: dict[str, list[dict]], settings: RunSettings) -> list[str]
     return lines
 
 
-def write_summary(cli: argparse.Namespace, settings: RunSettings, wall_seconds: float) -> str:
+def write_summary(cli: argparse.Namespace, settings: RunSettings) -> str:
     runs = load_runs(cli.output_dir, planned_runs(cli.seeds, cli.ablation_seeds))
+    total_minutes = sum(r["seconds"] for records in runs.values() for r in records) / 60
     plot_dynamics({m: [r["history"] for r in records] for m, records in runs.items()}, cli.output_dir)
     start = next(iter(runs.values()))[0]["history"][0]
     lines = [
@@ -144,7 +144,8 @@ def write_summary(cli: argparse.Namespace, settings: RunSettings, wall_seconds: 
         "",
         *study_table(runs, settings),
         "",
-        f"Wall time of this invocation: {wall_seconds / 60:.1f} min. Plot: `dynamics.png` (mean and 95% CI per step).",
+        f"{sum(map(len, runs.values()))} runs, {total_minutes:.0f} min of run time in total (each run: loading, training "
+        "and its held-out evaluations). Plot: `dynamics.png` (mean and 95% CI per step).",
         "",
     ]
     path = os.path.join(cli.output_dir, "study.md")
@@ -156,9 +157,8 @@ def write_summary(cli: argparse.Namespace, settings: RunSettings, wall_seconds: 
 def main() -> None:
     cli = parse_args()
     settings = RunSettings(steps=cli.steps)
-    began = time.perf_counter()
     run_study(cli, settings)
-    summary = write_summary(cli, settings, time.perf_counter() - began)
+    summary = write_summary(cli, settings)
     with open(summary, encoding="utf-8") as f:
         print(f.read())
 

@@ -1,0 +1,84 @@
+"""The learning study survives interruption (each finished run is on disk; a restart skips it) and reports per method
+the mean final held-out accuracy with its 95% interval, the online-reward trend, time to accuracy and final entropy,
+computed here independently from the runs it wrote."""
+
+import argparse
+import importlib.util
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from oger_trl.demo.settings import RunSettings
+
+SCRIPT = os.path.join(os.path.dirname(__file__), "..", "benchmarks", "learning_study.py")
+
+
+@pytest.fixture
+def study(monkeypatch):
+    spec = importlib.util.spec_from_file_location("learning_study", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    calls = []
+
+    class Result:
+        def __init__(self, method, seed):
+            final = {"OGER": 0.5 + 0.25 * seed, "GRPO": 0.0}.get(method, 0.3)
+            self.history = [{"step": 0, "heldout/accuracy": 0.0, "heldout/accuracy_lenient": 0.7}]
+            self.history += [
+                {"step": s, "loss": 0.0, "oger/online_reward/mean": final * s / 4, "entropy": 1.0 - 0.1 * s}
+                for s in range(1, 5)
+            ]
+            self.history[2]["heldout/accuracy"] = final / 2
+            self.history[4]["heldout/accuracy"] = final
+            self.samples = {0: [{"answer": "a"}], 4: [{"answer": "b"}]}
+            self.seconds = 60.0 * (1 + seed)
+
+    def fake_train_run(method, task, settings, seed, model_path, encoder, output_dir, start):
+        calls.append((method, seed))
+        return Result(method, seed)
+
+    monkeypatch.setattr(module, "train_run", fake_train_run)
+    monkeypatch.setattr(module, "SentenceEncoder", lambda **kwargs: None)
+    monkeypatch.setattr(module, "resolve_model_name", lambda name: name)
+    return module, calls
+
+
+def test_finished_runs_are_kept_and_a_restarted_study_skips_them(tmp_path, study):
+    module, calls = study
+    cli = argparse.Namespace(output_dir=str(tmp_path), model="m", seeds=2, ablation_seeds=1, steps=4)
+    settings = RunSettings(steps=4, eval_every=2)
+    module.write_json(module.run_path(str(tmp_path), "GRPO", 1), {"method": "GRPO", "seed": 1, "seconds": 1.0,
+                      "history": finished_history(), "final_answers": []})  # fmt: skip
+    module.run_study(cli, settings)
+    assert calls == [("OGER", 0), ("GRPO", 0), ("LUFFY", 0), ("OGER g=1", 0), ("OGER no bonus", 0),
+                     ("OGER", 1), ("LUFFY", 1)]  # fmt: skip
+    assert json.loads((tmp_path / "start.json").read_text())["metrics"]["heldout/accuracy"] == 0.0
+    calls.clear()
+    module.run_study(cli, settings)
+    assert calls == []
+
+
+def finished_history() -> list[dict]:
+    return [{"step": 0, "heldout/accuracy": 0.0, "heldout/accuracy_lenient": 0.7}] + [
+        {"step": s, "loss": 0.0, "oger/online_reward/mean": 0.0, "entropy": 2.0, "heldout/accuracy": 0.0}
+        for s in range(1, 5)
+    ]
+
+
+def test_the_summary_table_is_computed_from_the_written_runs(tmp_path, study):
+    module, _ = study
+    cli = argparse.Namespace(output_dir=str(tmp_path), model="m", seeds=2, ablation_seeds=1, steps=4)
+    settings = RunSettings(steps=4, eval_every=2)
+    module.run_study(cli, settings)
+    table = Path(module.write_summary(cli, settings)).read_text(encoding="utf-8")
+    (oger,) = [line for line in table.splitlines() if line.startswith("| OGER |")]
+    cells = [c.strip() for c in oger.strip("|").split("|")]
+    # finals 0.5 and 0.75: mean 0.625, half-width t(0.975, df=1) * sd / sqrt(2) = 12.7062 * 0.125 = 1.588
+    assert cells[1] == "2" and cells[2] == "0.625 ± 1.588" and cells[3] == "0.500, 0.750"
+    # online reward at step 1 (window = 4 // 4) and step 4: finals / 4 and finals, averaged over the two seeds
+    assert cells[4] == "0.156 → 0.625"
+    assert cells[5] == "4, 4"  # accuracy reaches 0.5 only at step 4 in both seeds (0.25 and 0.375 at step 2)
+    assert cells[6] == "0.600" and cells[7] == "1.5"  # entropy at step 4; median of 1 and 2 minutes
+    assert (tmp_path / "dynamics.png").exists()

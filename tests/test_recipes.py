@@ -65,7 +65,9 @@ def test_paper_recipes_carry_the_verl_entropy_coefficient_converted_for_their_ge
     sequences_per_gpu = t.per_device_train_batch_size * t.gradient_accumulation_steps
     assert sequences_per_gpu == 64  # verl: ppo_mini_batch_size 64 prompts x 8 / 8 GPUs
     k = verl_micro_batches(sequences_per_gpu, mean_sequence_tokens=2048)
-    assert t.entropy_coef == pytest.approx(trl_entropy_coef(0.001, sequences_per_gpu, k, 8192, t.max_completion_length))
+    assert t.entropy_coef == pytest.approx(
+        trl_entropy_coef(0.001, sequences_per_gpu, k, 8192, t.max_completion_length)
+    )
 
 
 ABLATIONS = {

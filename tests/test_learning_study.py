@@ -80,5 +80,8 @@ def test_the_summary_table_is_computed_from_the_written_runs(tmp_path, study):
     # online reward at step 1 (window = 4 // 4) and step 4: finals / 4 and finals, averaged over the two seeds
     assert cells[4] == "0.156 → 0.625"
     assert cells[5] == "4, 4"  # accuracy reaches 0.5 only at step 4 in both seeds (0.25 and 0.375 at step 2)
-    assert cells[6] == "0.600" and cells[7] == "1.5"  # entropy at step 4; median of 1 and 2 minutes
+    assert cells[6] == "0.600" and cells[7] == "—" and cells[8] == "1.5"  # entropy at step 4; median of 1 and 2 min
+    (luffy,) = [line for line in table.splitlines() if line.startswith("| LUFFY |")]
+    # LUFFY ends at 0.3 in both seeds: differences from OGER -0.2 and -0.45, mean -0.325, half-width 12.7062 * 0.125
+    assert [c.strip() for c in luffy.strip("|").split("|")][7] == "-0.325 ± 1.588"
     assert (tmp_path / "dynamics.png").exists()

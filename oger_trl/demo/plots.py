@@ -24,8 +24,9 @@ PANELS = (
 STYLES = ("-o", "--s", ":^", "-.D", "-v")
 
 
-def plot_dynamics(runs: dict[str, list[list[dict]]], output_dir: str) -> list[str]:
-    """One PNG per panel and a combined `dynamics.png`; `runs` maps a method to the log histories of its runs."""
+def plot_dynamics(runs: dict[str, list[list[dict]]], output_dir: str, prefix: str = "") -> list[str]:
+    """One PNG per panel and a combined `dynamics.png` (file names after `prefix`); `runs` maps a method to the log
+    histories of its runs."""
     paths = []
     figure, grid = plt.subplots(2, 3, figsize=(15, 8))
     for axis_index, (key, title, unit) in enumerate(PANELS):
@@ -33,12 +34,12 @@ def plot_dynamics(runs: dict[str, list[list[dict]]], output_dir: str) -> list[st
         for ax in (axis, grid.flat[axis_index]):
             _draw_panel(ax, runs, key, title, unit)
         single.tight_layout()
-        path = os.path.join(output_dir, f"{key.replace('/', '_').replace('@', '_at_')}.png")
+        path = os.path.join(output_dir, f"{prefix}{key.replace('/', '_').replace('@', '_at_')}.png")
         single.savefig(path, dpi=110)
         plt.close(single)
         paths.append(path)
     figure.tight_layout()
-    combined = os.path.join(output_dir, "dynamics.png")
+    combined = os.path.join(output_dir, f"{prefix}dynamics.png")
     figure.savefig(combined, dpi=110)
     plt.close(figure)
     return [combined, *paths]

@@ -57,8 +57,8 @@ study: $(VENV)/.installed
 	HF_HUB_OFFLINE=1 $(PY) benchmarks/learning_study.py $(STUDY_ARGS)
 
 benchmark: $(VENV)/.installed
-	HF_HUB_OFFLINE=1 $(PY) benchmarks/overhead.py --model tiny
-	HF_HUB_OFFLINE=1 $(PY) benchmarks/overhead.py --model smollm2 --steps 6
+	HF_HUB_OFFLINE=1 $(PY) benchmarks/overhead.py --model tiny --blocks 6
+	HF_HUB_OFFLINE=1 $(PY) benchmarks/overhead.py --model smollm2 --blocks 3
 
 clean:
 	rm -rf $(VENV) $(USER_VENV) .pytest_cache .ruff_cache *.egg-info

@@ -34,15 +34,17 @@ from oger_trl.demo.summary import confidence_interval
 DEFAULT_DATA = os.path.join(
     os.path.dirname(__file__), "..", "..", "shared", "data", "gsm8k", "example_model_solutions.jsonl"
 )
-# (label, method): timed on the trainer instance; OGER's own stages exist only on OGERTrainer
+# (label, method) timed on the trainer instance, in the order a step runs them; indented rows are part of the row above.
+# OGER's own stages exist only on OGERTrainer.
+INPUTS, LOSS, SHAPING, OPTIMIZER = "inputs: generation and scoring", "loss forward", "  shaping term", "optimizer"
 STAGES = (
-    ("generation (TRL)", "_generate_single_turn"),
-    ("encode + divergence", "_divergence"),
-    ("splice", "_splice"),
-    ("rewards", "_calculate_rewards"),
-    ("  of which last-token entropy", "_last_token_entropies"),
-    ("loss forward", "_compute_loss"),
-    ("inputs (generation + scoring)", "_prepare_inputs"),
+    (INPUTS, "_prepare_inputs"),
+    ("  generation (TRL; OGER adds its decoding-entropy hook)", "_generate_single_turn"),
+    ("  encode + divergence", "_divergence"),
+    ("  splice", "_splice"),
+    ("  rewards (OGER: with the exploration reward)", "_calculate_rewards"),
+    ("    last-token entropy", "_last_token_entropies"),
+    (LOSS, "_compute_loss"),
 )
 SHAPING_FUNCTIONS = ("policy_shaping_loss", "aggregate_like_trl")
 
@@ -79,7 +81,7 @@ def shaping_timed(clock: StageClock):
     """Time the shaping term (computed inside OGER's loss) by wrapping the functions the trainer module calls."""
     originals = {name: getattr(oger_trainer_module, name) for name in SHAPING_FUNCTIONS}
     for name, function in originals.items():
-        setattr(oger_trainer_module, name, clock.wrap("  of which shaping term", function))
+        setattr(oger_trainer_module, name, clock.wrap(SHAPING, function))
     try:
         yield
     finally:
@@ -146,7 +148,7 @@ class Stepper:
         trainer = self.trainer
         start = time.perf_counter()
         trainer.training_step(trainer.model, next(self.batches), None)
-        with self.clock.timing("optimizer"):
+        with self.clock.timing(OPTIMIZER):
             trainer.optimizer.step()
             trainer.optimizer.zero_grad()
         trainer.state.global_step += 1
@@ -180,16 +182,19 @@ def report(cli, steppers: dict, ratios: list[float]) -> None:
     print(f"\nmodel={cli.model}, {cli.num_generations} x {cli.completion_length} tokens, {cli.blocks} ABBA blocks")
     print(f"OGER/GRPO step-time ratio: {mean:.3f} (95% CI {mean - half:.3f} to {mean + half:.3f})")
     print("\n| stage | GRPO s/step | OGER s/step | OGER - GRPO |\n|---|---|---|---|")
-    labels = [label for label, _ in STAGES] + ["  of which shaping term", "optimizer"]
-    accounted = {name: 0.0 for name in steppers}
+    labels = [label for label, _ in STAGES] + [SHAPING]
     for label in labels:
         cells = {name: s.clock.seconds.get(label, 0.0) / steps[name] for name, s in steppers.items()}
-        if label in ("inputs (generation + scoring)", "loss forward", "optimizer"):
-            accounted = {name: accounted[name] + cells[name] for name in cells}
         print(f"| {label} | {cells['GRPO']:.4f} | {cells['OGER']:.4f} | {cells['OGER'] - cells['GRPO']:+.4f} |")
-    backward = {name: per_step[name] - accounted[name] for name in per_step}
+    top_level = (INPUTS, LOSS, OPTIMIZER)
+    backward = {
+        n: per_step[n] - sum(s.clock.seconds.get(x, 0.0) for x in top_level) / steps[n] for n, s in steppers.items()
+    }
     print(f"| backward (step - inputs - loss - optimizer) | {backward['GRPO']:.4f} | {backward['OGER']:.4f} | "
           f"{backward['OGER'] - backward['GRPO']:+.4f} |")  # fmt: skip
+    optimizer = {name: s.clock.seconds.get(OPTIMIZER, 0.0) / steps[name] for name, s in steppers.items()}
+    print(f"| {OPTIMIZER} | {optimizer['GRPO']:.4f} | {optimizer['OGER']:.4f} | "
+          f"{optimizer['OGER'] - optimizer['GRPO']:+.4f} |")  # fmt: skip
     print(
         f"| **step** | {per_step['GRPO']:.4f} | {per_step['OGER']:.4f} | {per_step['OGER'] - per_step['GRPO']:+.4f} |"
     )

@@ -327,11 +327,17 @@ class OGERConfig(GRPOConfig):
                 "which would blow the small exploration reward up to unit variance. Set "
                 "`multi_objective_aggregation='sum_then_normalize'`."
             )
-        if self.remove_unused_columns:
+        if self.remove_unused_columns and (self.uses_teachers or self.guidance):
             raise UsageError(
                 "OGER needs `remove_unused_columns=False`: with True, the trainer drops the teacher column "
                 f"('{self.teacher_completions_column}') before it reaches the trainer. Set `remove_unused_columns=False`."
             )
+
+    @property
+    def uses_teachers(self) -> bool:
+        """Whether training reads teacher completions: to splice them (k > 0) or to measure the divergence that the
+        exploration reward pays for (coef > 0). When neither, a training dataset needs no teacher column."""
+        return self.num_offline_per_group > 0 or self.exploration_coef > 0
 
 
 def bf16_hardware_available() -> bool:

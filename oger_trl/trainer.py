@@ -6,7 +6,7 @@ The trainer only wires the pure functions of `exploration` and `shaping` to five
 - `_generate`: divergence of the online completions, gathered decision per group, local splice;
 - `_get_per_token_logps_and_entropies`: pass-through that takes H_last from TRL's own no-grad pass when it runs and
   hands the loss forward's log-probs to `_compute_loss`;
-- `_calculate_rewards`: fills the `oger_exploration` reward column;
+- `_calculate_rewards`: appends the exploration reward as a last reward column, `oger_exploration`;
 - `_compute_loss`: TRL's loss with teacher advantages zeroed, plus the shaping term on teacher tokens.
 Groups may span processes: every decision is a pure function of gathered data, every collective runs on every process.
 """
@@ -30,7 +30,7 @@ from transformers import ProcessorMixin
 from trl import GRPOTrainer
 from trl.extras.profiling import profiling_context
 from trl.models.utils import disable_gradient_checkpointing
-from trl.trainer.utils import get_config_model_id, pad
+from trl.trainer.utils import get_config_model_id, nanstd, pad
 
 from .checkpoints import resume_target
 from .config import OGERConfig
@@ -114,12 +114,6 @@ class _GenerationRecord:
         return torch.tensor([source == "policy" for source in self.sources])
 
 
-def oger_exploration(completions: list, **kwargs) -> list[None]:
-    """Placeholder reward column: TRL scores it as NaN, `OGERTrainer._calculate_rewards` fills in the exploration
-    reward. Being a reward column, it gets TRL's weighting, metrics, completion-table column and NaN handling."""
-    return [None] * len(completions)
-
-
 def completion_text(completion: str | list[dict]) -> str:
     """The text of a completion as TRL's `_generate` returns it (a string, or one assistant message)."""
     if isinstance(completion, str):
@@ -132,8 +126,9 @@ class OGERTrainer(GRPOTrainer):
 
     Takes the arguments of [`GRPOTrainer`] plus an optional `encoder`; `args` must be an [`OGERConfig`]. Datasets follow
     the OGER contract (TRL's prompt format plus a teacher-completions column, see `oger_trl.data`). `reward_funcs` are
-    the verifiable rewards R_m (e.g. `trl.rewards.accuracy_reward`): they score online and teacher completions alike,
-    and the exploration reward is added as an extra column named `oger_exploration`.
+    the verifiable rewards R_m (e.g. `trl.rewards.accuracy_reward`): they score online and teacher completions alike.
+    The exploration reward is logged and weighted as one more reward column, `oger_exploration`; `reward_funcs`,
+    `reward_processing_classes` and `reward_func_names` hold what was passed, `reward_weights` ends with its weight 1.
 
     Args:
         encoder (`SentenceEncoder`, *optional*):
@@ -174,18 +169,19 @@ class OGERTrainer(GRPOTrainer):
         _reject_unsupported_inputs(tools, rollout_func, environment_factory, processing_class)
         summaries = {}
         for name, dataset in _named_datasets(train_dataset, eval_dataset):
+            training = name == "train_dataset"
             summaries[name] = validate_oger_dataset(
                 dataset,
                 name=name,
                 teacher_column=args.teacher_completions_column,
                 sources_column=args.teacher_sources_column,
-                rationale_column=args.rationale_column if args.guidance else None,
+                rationale_column=args.rationale_column if args.guidance and training else None,
+                require_teachers=training and args.uses_teachers,  # evaluation measures the policy: it never splices
             )
             require_reward_columns(reward_funcs, dataset, name)
         if summaries.get("train_dataset") is not None and summaries["train_dataset"].num_rows == 0:
             raise UsageError("train_dataset has no rows: there is nothing to train on. Check the data file and split.")
         self.teacher_counts = _used_teachers(summaries.get("train_dataset"), args)
-        reward_funcs, reward_processing_classes = _with_exploration_column(reward_funcs, reward_processing_classes)
         # Built before the policy: GRPOTrainer seeds the RNGs in its __init__, so the encoder never shifts sampling.
         self.encoder = encoder or SentenceEncoder(
             args.encoder_name_or_path,
@@ -194,36 +190,40 @@ class OGERTrainer(GRPOTrainer):
             batch_size=args.encoder_batch_size,
             device=args.encoder_device or args.device,
         )
-        with _exploration_weight_appended(args):
-            super().__init__(
-                model,
-                reward_funcs=reward_funcs,
-                args=args,
-                train_dataset=train_dataset,
-                eval_dataset=eval_dataset,
-                processing_class=processing_class,
-                reward_processing_classes=reward_processing_classes,
-                callbacks=callbacks,
-                optimizers=optimizers,
-                quantization_config=quantization_config,
-                peft_config=peft_config,
-            )
+        super().__init__(
+            model,
+            reward_funcs=reward_funcs,
+            args=args,
+            train_dataset=train_dataset,
+            eval_dataset=eval_dataset,
+            processing_class=processing_class,
+            reward_processing_classes=reward_processing_classes,
+            callbacks=callbacks,
+            optimizers=optimizers,
+            quantization_config=quantization_config,
+            peft_config=peft_config,
+        )
         if self._is_vlm:
             raise ValueError(_UNSUPPORTED_VISION)
-        self.exploration_column = len(self.reward_funcs) - 1
+        # `reward_funcs`, `reward_processing_classes` and `reward_func_names` stay what the user passed; the
+        # exploration reward is one more column of the rewards TRL weights and sums (weight 1: its scale is
+        # `exploration_coef`), appended by `_calculate_rewards`.
+        self.exploration_column = len(self.reward_funcs)
+        self.reward_weights = torch.cat([self.reward_weights, torch.ones(1)])
         self.guidance = GuidedRegeneration(self) if args.guidance else None
         self.teacher_embeddings = TeacherEmbeddings(self.encoder, args.teacher_cache_dir)
         for name, summary in summaries.items():
             if summary is not None:
                 self.accelerator.print(
                     f"{name}: {summary.num_rows} prompts, {summary.num_teacher_completions} teacher completions, "
-                    f"{summary.rows_without_teachers} prompts without teachers (trained as plain GRPO)."
+                    f"{summary.rows_without_teachers} prompts without teachers"
+                    + (" (trained as plain GRPO)." if name == "train_dataset" else ".")
                 )
         if isinstance(train_dataset, Dataset) and args.num_offline_per_group > 0:
             self._check_teachers_fit(train_dataset)
         with self.accelerator.local_main_process_first():  # one process per node encodes, the others load its file
             for _, dataset in _named_datasets(train_dataset, eval_dataset):
-                if isinstance(dataset, Dataset):
+                if isinstance(dataset, Dataset) and args.teacher_completions_column in dataset.column_names:
                     show_progress = self.accelerator.is_local_main_process
                     self.teacher_embeddings.add_dataset(dataset, args.teacher_completions_column, show_progress)
         self.recipe: str | None = None  # the recipe file this run was launched with, for the model card
@@ -318,6 +318,8 @@ class OGERTrainer(GRPOTrainer):
 
     # --- hook 2: RGPO guidance, divergence and splice ---------------------------------------------------------------
     def _generate(self, prompts: list):
+        if getattr(self, "rollout_func", None) is not None:  # refused in __init__; reachable only by bypassing it
+            raise _unsupported("rollout_func")
         entropy_source = self._entropy_source()
         recorder = DecodingEntropyRecorder(self.temperature) if entropy_source == "decoding" else None
         with recorder.attached(self._decoding_model()) if recorder else contextlib.nullcontext():
@@ -505,6 +507,8 @@ class OGERTrainer(GRPOTrainer):
 
     # --- hook 4: the exploration reward column ----------------------------------------------------------------------
     def _calculate_rewards(self, inputs, prompts, completions, completion_ids_list):
+        """TRL's reward columns (gathered over processes) plus the exploration reward as the last column, so that it
+        gets TRL's weighting, group normalisation and NaN handling."""
         rewards = super()._calculate_rewards(inputs, prompts, completions, completion_ids_list)
         record = self._record
         h_last = self._last_token_entropies(completion_ids_list)
@@ -515,16 +519,15 @@ class OGERTrainer(GRPOTrainer):
         bonus = exploration_reward(
             divergence, h_all, verifiable, is_policy, self.args.exploration_coef, self.args.entropy_modulation
         )
-        rewards[:, self.exploration_column] = bonus
         self._log_reward_metrics(divergence, h_all, is_policy, verifiable, bonus)
         self._log_completion_extra("source", record.sources)
         self._log_completion_extra("divergence", record.divergence.tolist())
         self._log_completion_extra("entropy_last", h_last.tolist())
-        return rewards
+        return torch.cat([rewards, bonus.unsqueeze(1)], dim=1)
 
     def verifiable_reward(self, rewards: torch.Tensor) -> torch.Tensor:
-        """R_m per row: the weighted sum of the user's reward columns (`oger_exploration` excluded), NaN where every
-        one of them is NaN (unscorable, as in TRL)."""
+        """R_m per row: the weighted sum of the user's reward columns, NaN where every one of them is NaN
+        (unscorable, as in TRL)."""
         columns = rewards[:, : self.exploration_column]
         verifiable = (columns * self.reward_weights[: self.exploration_column].to(rewards.device)).nansum(1)
         return verifiable.masked_fill(torch.isnan(columns).all(1), float("nan"))
@@ -533,6 +536,10 @@ class OGERTrainer(GRPOTrainer):
         mode = "train" if self.model.training else "eval"
         n = self.num_generations if mode == "train" else self.num_generations_eval
         metrics = self._metrics[mode]
+        # what TRL logs for each of its reward columns, for the column it does not know by name
+        metrics[f"rewards/{EXPLORATION_REWARD_NAME}/mean"].append(torch.nanmean(bonus).item())
+        metrics[f"rewards/{EXPLORATION_REWARD_NAME}/std"].append(nanstd(bonus).item())
+        self._logs["rewards"][EXPLORATION_REWARD_NAME].extend(bonus.tolist())
         metrics["oger/divergence/mean"].append(torch.nanmean(divergence[is_policy]).item())
         metrics["oger/entropy_last/mean"].append(torch.nanmean(h_last[is_policy]).item())
         metrics["oger/exploration_reward/mean"].append(torch.nanmean(bonus[is_policy]).item())
@@ -599,14 +606,26 @@ def _card_without_fake_links(card: str, base_model: str | None, local_dataset: s
     return "\n".join(lines)
 
 
+_UNSUPPORTED_INPUTS = {
+    "tools": "tool calls interleave non-policy tokens with the completions OGER compares and replaces",
+    "rollout_func": "OGER needs TRL's own generation to splice teacher completions after it",
+    "environment_factory": "environments turn completions into multi-turn rollouts",
+}
+
+
+def _unsupported(name: str) -> ValueError:
+    why = _UNSUPPORTED_INPUTS[name]
+    return ValueError(f"OGERTrainer does not support `{name}`: {why}. Remove `{name}` or use GRPOTrainer.")
+
+
 def _reject_unsupported_inputs(tools, rollout_func, environment_factory, processing_class) -> None:
-    for value, name, why in (
-        (tools, "tools", "tool calls interleave non-policy tokens with the completions OGER compares and replaces"),
-        (rollout_func, "rollout_func", "OGER needs TRL's own generation to splice teacher completions after it"),
-        (environment_factory, "environment_factory", "environments turn completions into multi-turn rollouts"),
+    for name, value in (
+        ("tools", tools),
+        ("rollout_func", rollout_func),
+        ("environment_factory", environment_factory),
     ):
         if value is not None:
-            raise ValueError(f"OGERTrainer does not support `{name}`: {why}. Remove `{name}` or use GRPOTrainer.")
+            raise _unsupported(name)
     if isinstance(processing_class, ProcessorMixin):
         raise ValueError(_UNSUPPORTED_VISION)
 
@@ -632,31 +651,3 @@ def _named_datasets(train_dataset, eval_dataset) -> list[tuple[str, object]]:
     elif eval_dataset is not None:
         named.append(("eval_dataset", eval_dataset))
     return named
-
-
-def _with_exploration_column(reward_funcs, reward_processing_classes) -> tuple[list, list]:
-    """The user's verifiable rewards plus the `oger_exploration` placeholder column (always last)."""
-    if reward_funcs is None or reward_funcs == []:
-        raise ValueError(
-            "OGERTrainer needs at least one verifiable reward function (e.g. `trl.rewards.accuracy_reward`): teacher "
-            "completions are scored by it and the exploration reward is proportional to it."
-        )
-    reward_funcs = list(reward_funcs) if isinstance(reward_funcs, list) else [reward_funcs]
-    if reward_processing_classes is not None:
-        if not isinstance(reward_processing_classes, list):
-            reward_processing_classes = [reward_processing_classes]
-        reward_processing_classes = [*reward_processing_classes, None]
-    return [*reward_funcs, oger_exploration], reward_processing_classes
-
-
-@contextlib.contextmanager
-def _exploration_weight_appended(args: OGERConfig) -> Iterator[None]:
-    """Let GRPOTrainer see a weight for the exploration column (1: its scale is `exploration_coef`), without changing
-    the user's `reward_weights` for good."""
-    user_weights = args.reward_weights
-    if user_weights is not None:
-        args.reward_weights = [*user_weights, 1.0]
-    try:
-        yield
-    finally:
-        args.reward_weights = user_weights

@@ -78,7 +78,6 @@ def test_unsupported_options_fail_with_what_to_change(tmp_path, overrides, messa
         (dict(rollout_func=lambda prompts, trainer: {}), "does not support `rollout_func`"),
         (dict(environment_factory=object), "does not support `environment_factory`"),
         (dict(processing_class=ProcessorMixin.__new__(ProcessorMixin)), "supports text-only models"),
-        (dict(reward_funcs=[]), "needs at least one verifiable reward function"),
         (dict(args=GRPOConfig(output_dir="x", use_cpu=True, bf16=False)), "needs `args` to be an OGERConfig"),
     ],
 )

@@ -1,5 +1,6 @@
 """With splicing and the exploration reward off, OGERTrainer is GRPOTrainer: same losses, same parameter updates."""
 
+import pytest
 import torch
 from helpers import arithmetic_dataset, base_config_kwargs, build_model, letter_reward
 from trl import GRPOConfig, GRPOTrainer
@@ -7,9 +8,12 @@ from trl import GRPOConfig, GRPOTrainer
 from oger_trl import OGERConfig, OGERTrainer
 
 
-def test_oger_off_reproduces_grpo_losses_and_updates(tmp_path, tokenizer, encoder):
+@pytest.mark.parametrize("teacher_columns", [True, False], ids=["with_teacher_columns", "plain_grpo_dataset"])
+def test_oger_off_reproduces_grpo_losses_and_updates(tmp_path, tokenizer, encoder, teacher_columns):
     settings = dict(max_steps=3, gradient_accumulation_steps=2, per_device_train_batch_size=4, loss_type="dapo")
     dataset = arithmetic_dataset(8)
+    if not teacher_columns:  # a GRPO dataset as is: OGER switched off needs no teacher column
+        dataset = dataset.remove_columns(["teacher_completions", "teacher_sources"])
 
     grpo_kwargs = base_config_kwargs(tmp_path / "grpo", tmp_path / "cache", **settings)
     grpo_kwargs.pop("teacher_cache_dir")

@@ -108,7 +108,7 @@ def test_reward_weights_weight_the_verifiable_reward_and_leave_the_users_list_un
     trainer = make_trainer(tmp_path, tokenizer, encoder, reward_weights=[0.0, 2.0], num_offline_per_group=0)
     assert trainer.args.reward_weights == [0.0, 2.0]
     assert trainer.reward_weights.tolist() == [0.0, 2.0, 1.0]
-    assert trainer.reward_func_names == ["accuracy_reward", "letter_reward", "oger_exploration"]
+    assert trainer.reward_func_names == ["accuracy_reward", "letter_reward"]  # the exploration column is OGER's own
     trainer.model.train()
     record_online_generation(trainer, next(iter(trainer.get_train_dataloader())))
     logs = trainer._logs

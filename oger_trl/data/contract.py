@@ -2,7 +2,8 @@
 
 A row is TRL's prompt-only format plus teacher data:
 - `prompt`: a string, or conversational messages (a list of `{"role": str, "content": str}`);
-- `teacher_completions`: a list of non-empty strings, possibly empty (or null: no teachers);
+- `teacher_completions`: a list of non-empty strings, possibly empty (or null: no teachers). The column may be absent
+  where no teachers are needed (an evaluation dataset, or training with OGER switched off): every row then has none;
 - `teacher_sources` (optional column): the teacher names, a list aligned with `teacher_completions`;
 - `rationale` (optional, RGPO): a reference solution string.
 Other columns (e.g. `solution` for `trl.rewards.accuracy_reward`) pass through to the reward functions untouched.
@@ -40,16 +41,21 @@ def validate_oger_dataset(
     teacher_column: str = "teacher_completions",
     sources_column: str | None = "teacher_sources",
     rationale_column: str | None = None,
+    require_teachers: bool = True,
 ) -> DatasetSummary | None:
     """Check every row of a map-style dataset (column names only for an iterable one, whose rows cannot be read in
-    advance). Raises `DatasetContractError` at the first violation; returns counts for a map-style dataset."""
+    advance). Raises `DatasetContractError` at the first violation; returns counts for a map-style dataset.
+
+    With `require_teachers=False`, a dataset without `teacher_column` is valid and counts as having no teachers."""
     columns = _column_names(dataset)
+    if columns is not None and not require_teachers and teacher_column not in columns:
+        teacher_column = None
     if columns is not None:
         _check_columns(columns, name, prompt_column, teacher_column, rationale_column)
     if isinstance(dataset, IterableDataset):
         return None
-    checked = [prompt_column, teacher_column]
-    if sources_column and sources_column in columns:
+    checked = [prompt_column] + ([teacher_column] if teacher_column else [])
+    if teacher_column and sources_column and sources_column in columns:
         checked.append(sources_column)
     else:
         sources_column = None
@@ -61,7 +67,7 @@ def validate_oger_dataset(
         for i in range(len(batch[prompt_column])):
             where = _Where(name, offset * _BATCH + i)
             _check_prompt(batch[prompt_column][i], where.at(prompt_column))
-            teachers = _check_teachers(batch[teacher_column][i], where.at(teacher_column))
+            teachers = _check_teachers(batch[teacher_column][i], where.at(teacher_column)) if teacher_column else []
             if sources_column:
                 _check_sources(batch[sources_column][i], len(teachers), where.at(sources_column), teacher_column)
                 teacher_counts.update(batch[sources_column][i] or ())
@@ -96,7 +102,7 @@ def _column_names(dataset) -> list[str] | None:
 
 
 def _check_columns(
-    columns: list[str], name: str, prompt_column: str, teacher_column: str, rationale_column: str | None
+    columns: list[str], name: str, prompt_column: str, teacher_column: str | None, rationale_column: str | None
 ) -> None:
     for column, purpose in (
         (prompt_column, "the prompts"),
@@ -104,9 +110,14 @@ def _check_columns(
         (rationale_column, "the reference rationales used by RGPO guidance"),
     ):
         if column and column not in columns:
+            without = (
+                " To train without teachers (plain GRPO), set `num_offline_per_group=0` and `exploration_coef=0`."
+                if column == teacher_column
+                else ""
+            )
             raise DatasetContractError(
                 f"{name} has no column '{column}' for {purpose}. Columns present: {columns}. Rename the column or set "
-                "the matching OGERConfig option (e.g. `teacher_completions_column`)."
+                f"the matching OGERConfig option (e.g. `teacher_completions_column`).{without}"
             )
     vision = [c for c in _VISION_COLUMNS if c in columns]
     if vision:

@@ -103,31 +103,31 @@ def load_policy(name: str):
     return lambda: build_model(tokenizer), tokenizer
 
 
-def build_trainers(cli, workdir: str) -> dict:
-    make_model, tokenizer = load_policy(cli.model)
-    data = gsm8k_teacher_dataset(cli.data).filter(lambda row: len(row["teacher_completions"]) > 0)
-    data = data.select(range(cli.prompts))
-    settings = dict(
-        use_cpu=True,
-        bf16=False,
+def trainer_settings(num_generations: int, completion_length: int, on_gpu: bool) -> dict:
+    """What both trainers share: completions forced to `completion_length` tokens; bf16 on a GPU, fp32 on a CPU."""
+    return dict(
+        use_cpu=not on_gpu,
+        bf16=on_gpu,
         report_to="none",
         save_strategy="no",
         activation_checkpointing=False,
-        per_device_train_batch_size=cli.num_generations,
-        num_generations=cli.num_generations,
-        max_completion_length=cli.completion_length,
-        generation_kwargs={"min_new_tokens": cli.completion_length},
+        per_device_train_batch_size=num_generations,
+        num_generations=num_generations,
+        max_completion_length=completion_length,
+        generation_kwargs={"min_new_tokens": completion_length},
         learning_rate=1e-6,
         seed=0,
     )
+
+
+def build_trainers(make_model, tokenizer, data, settings: dict, workdir: str) -> dict:
     grpo = GRPOTrainer(
         make_model(), [accuracy_reward], GRPOConfig(output_dir=f"{workdir}/grpo", **settings), data,
         processing_class=tokenizer,
     )  # fmt: skip
     args = OGERConfig(output_dir=f"{workdir}/oger", teacher_cache_dir=f"{workdir}/cache", **settings)
-    oger = OGERTrainer(
-        make_model(), [accuracy_reward], args, data, processing_class=tokenizer, encoder=SentenceEncoder()
-    )
+    encoder = SentenceEncoder(device=args.device)  # as OGERTrainer builds it: on the training device
+    oger = OGERTrainer(make_model(), [accuracy_reward], args, data, processing_class=tokenizer, encoder=encoder)
     return {"GRPO": grpo, "OGER": oger}
 
 
@@ -143,9 +143,14 @@ class Stepper:
         self.clock = StageClock()
         self.clock.attach(trainer)
         self.step_seconds: list[float] = []
+        self.peak_step_bytes = 0  # GPU memory a step allocates above what was resident before it (CUDA only)
 
     def step(self, timed: bool = True) -> float:
         trainer = self.trainer
+        on_gpu = torch.cuda.is_available()
+        if on_gpu:
+            torch.cuda.reset_peak_memory_stats()
+            resident = torch.cuda.memory_allocated()
         start = time.perf_counter()
         trainer.training_step(trainer.model, next(self.batches), None)
         with self.clock.timing(OPTIMIZER):
@@ -153,6 +158,8 @@ class Stepper:
             trainer.optimizer.zero_grad()
         trainer.state.global_step += 1
         seconds = time.perf_counter() - start
+        if on_gpu:
+            self.peak_step_bytes = max(self.peak_step_bytes, torch.cuda.max_memory_allocated() - resident)
         if timed:
             self.step_seconds.append(seconds)
         else:  # warm-up: one-off costs are not part of a step
@@ -211,7 +218,11 @@ def main() -> None:
     parser.add_argument("--data", default=DEFAULT_DATA)
     cli = parser.parse_args()
     torch.manual_seed(0)
-    trainers = build_trainers(cli, tempfile.mkdtemp(prefix="oger-overhead-"))
+    make_model, tokenizer = load_policy(cli.model)
+    data = gsm8k_teacher_dataset(cli.data).filter(lambda row: len(row["teacher_completions"]) > 0)
+    settings = trainer_settings(cli.num_generations, cli.completion_length, on_gpu=torch.cuda.is_available())
+    workdir = tempfile.mkdtemp(prefix="oger-overhead-")
+    trainers = build_trainers(make_model, tokenizer, data.select(range(cli.prompts)), settings, workdir)
     steppers = {name: Stepper(trainer) for name, trainer in trainers.items()}
     with shaping_timed(steppers["OGER"].clock):
         ratios = run_blocks(steppers, cli.blocks)

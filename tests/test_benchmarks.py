@@ -28,3 +28,26 @@ def test_overhead_benchmark_prints_the_interleaved_ratio_and_every_stage(tmp_pat
     grpo = {stage: float(cells[0].strip("* ")) for stage, cells in rows.items() if stage not in ("stage",)}
     top_level = ("inputs: generation and scoring", "loss forward", "backward (step - inputs - loss - optimizer)")
     assert sum(grpo[s] for s in top_level) + grpo["optimizer"] == pytest.approx(grpo["**step**"], abs=2e-3)
+
+
+GPU_CHECK = os.path.join(os.path.dirname(__file__), "..", "benchmarks", "gpu_check.py")
+
+
+def test_gpu_check_dry_run_runs_every_check_on_a_cpu(tmp_path):
+    result = subprocess.run(
+        [sys.executable, GPU_CHECK, "--dry-run", "--workdir", str(tmp_path)],
+        capture_output=True, text=True, env={**os.environ, "HF_HUB_OFFLINE": "1"}, timeout=1200,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-6000:]
+    rows = {line.split("|")[1].strip(): line for line in result.stdout.splitlines() if line.startswith("| ")}
+    assert {"overhead", "zero3", "lora_notebook", "demo"} <= set(rows)
+    assert re.search(r"ratio \d\.\d{3} \(95% CI", rows["overhead"])
+    assert "trained and saved the model" in rows["zero3"]
+    assert "adapter saved" in rows["lora_notebook"]
+    assert re.search(r"OGER \d\.\d{3} -> \d\.\d{3}.*GRPO \d\.\d{3} -> \d\.\d{3}", rows["demo"])
+    assert (tmp_path / "zero3" / "zero3-run" / "model.safetensors").exists()
+
+
+def test_gpu_check_refuses_to_pretend_without_a_gpu():
+    result = subprocess.run([sys.executable, GPU_CHECK], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 2 and "no GPU found: run with --dry-run" in result.stderr

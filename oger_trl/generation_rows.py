@@ -1,5 +1,7 @@
-"""Rewriting rows of `GRPOTrainer._generate`'s output (the 8-tuple as a list): the one place that knows its
+"""Rewriting rows of `GRPOTrainer._generate`'s output (`GenerationOutput`): the one place that knows its
 structures, shared by the teacher splice and the RGPO transfer."""
+
+from .batch import GenerationOutput
 
 
 def completion_like(text: str, example) -> str | list[dict]:
@@ -7,11 +9,10 @@ def completion_like(text: str, example) -> str | list[dict]:
     return [{"role": "assistant", "content": text}] if isinstance(example, list) else text
 
 
-def replace_completion(result: list, i: int, text: str, token_ids: list[int]) -> None:
+def replace_completion(result: GenerationOutput, i: int, text: str, token_ids: list[int]) -> None:
     """Row i becomes a completion the policy did not sample under its prompt: new ids and text, and, under vLLM,
     NaN sampling log-probs of the same length, which TRL turns into an importance ratio of exactly 1."""
-    _, completion_ids, _, completions, logprobs, *_ = result
-    completion_ids[i] = token_ids
-    completions[i] = completion_like(text, completions[i])
-    if logprobs is not None:
-        logprobs[i] = [float("nan")] * len(token_ids)
+    result.completion_ids[i] = token_ids
+    result.completions[i] = completion_like(text, result.completions[i])
+    if result.logprobs is not None:
+        result.logprobs[i] = [float("nan")] * len(token_ids)

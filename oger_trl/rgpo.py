@@ -15,10 +15,10 @@ from collections.abc import Iterator
 import torch
 from trl import GRPOTrainer
 
+from .batch import GUIDED, GenerationOutput, RowOrigin
 from .generation_rows import completion_like, replace_completion
 from .guidance import choose_transfers, failed_groups, hinted_prompt
-
-GUIDED = "guided"
+from .row_layout import RowLayout
 
 
 class GuidedRegeneration:
@@ -31,21 +31,21 @@ class GuidedRegeneration:
             context - trainer.max_completion_length if context else None
         )
 
-    def guide(self, prompts: list, rows: list[dict], result: list, sources: list[str]) -> set[int]:
+    def guide(self, prompts: list, rows: list[dict], result: GenerationOutput, origins: list[RowOrigin]) -> set[int]:
         """Transfer guided completions into the failed groups of this generation batch; returns the global rows that
-        received one (on every process) and marks the local ones `guided` in `sources`."""
+        received one (on every process) and marks the local ones `GUIDED` in `origins`."""
         trainer, n = self.trainer, self.trainer.num_generations
-        _, completion_ids, _, completions, *_ = result
-        first = trainer.accelerator.process_index * len(rows)
+        completion_ids, completions = result.completion_ids, result.completions
+        layout = RowLayout(trainer.accelerator.process_index, len(rows), n)
         online = self.verifiable_rewards(rows, prompts, completions, completion_ids)
         failed = failed_groups(online, n, self.args.guidance_threshold)
-        requests, reasons = self.requests(prompts, rows, failed, first)
+        requests, reasons = self.requests(prompts, rows, failed, layout)
         counts = trainer.accelerator.gather(torch.tensor([len(requests)], device=trainer.accelerator.device))
         count = int(counts.max())
         transfers = set()
         success, generated = 0.0, 0
         if count > 0:
-            guided_ids, guided_texts, owners = self.generate(requests, prompts, count, first)
+            guided_ids, guided_texts, owners = self.generate(requests, prompts, count, layout)
             pad = count - len(requests)
             rewards = self.verifiable_rewards(
                 [rows[i] for i, _ in requests] + [rows[0]] * pad,
@@ -68,18 +68,18 @@ class GuidedRegeneration:
             generated = int(real.sum())
             success = float((rewards[real] > self.args.guidance_threshold).sum())
             for j, (i, _) in enumerate(requests):
-                if first + i in transfers:  # sampled under the hinted prompt: no importance correction either
+                if layout.to_global(i) in transfers:  # sampled under the hinted prompt: no importance correction
                     replace_completion(result, i, guided_texts[j], guided_ids[j])
-                    sources[i] = GUIDED
+                    origins[i] = GUIDED
         self.log_metrics(failed, generated, success, len(transfers), len(online), reasons)
         return transfers
 
-    def requests(self, prompts: list, rows: list[dict], failed: torch.Tensor, first: int):
+    def requests(self, prompts: list, rows: list[dict], failed: torch.Tensor, layout: RowLayout):
         """(local row, hinted prompt) for the first `num_guided_generations` rows of every failed group held here, and
         the counted reasons why some rows could not be guided."""
-        n, reasons, requests = self.trainer.num_generations, Counter(), []
+        reasons, requests = Counter(), []
         for i, row in enumerate(rows):
-            group, slot = divmod(first + i, n)
+            group, slot = layout.group_and_slot(i)
             if not failed[group] or slot >= self.args.num_guided_generations:
                 continue
             rationale = row.get(self.args.rationale_column)
@@ -114,7 +114,7 @@ class GuidedRegeneration:
     def prompt_length(self, prompt) -> int:
         return len(self.trainer._tokenize_prompts([prompt])[0][0])
 
-    def generate(self, requests: list, prompts: list, count: int, first: int):
+    def generate(self, requests: list, prompts: list, count: int, layout: RowLayout):
         """Guided completions for the requests, padded to `count` rows with this process's own first prompt so that
         every process generates as many rows; returns ids, decoded texts and owner rows (-1: padding)."""
         trainer = self.trainer
@@ -122,7 +122,7 @@ class GuidedRegeneration:
         prompt_ids, images, multimodal = trainer._tokenize_prompts(padded)
         completion_ids, _ = trainer._generate_single_turn(prompt_ids, images, multimodal, num_generations=1)
         texts = trainer.processing_class.batch_decode(completion_ids, skip_special_tokens=True)
-        owners = [first + i for i, _ in requests] + [-1] * (count - len(requests))
+        owners = [layout.to_global(i) for i, _ in requests] + [-1] * (count - len(requests))
         return completion_ids, texts, owners
 
     def verifiable_rewards(self, rows, prompts, completions, completion_ids) -> torch.Tensor:

@@ -1,13 +1,18 @@
 """`OGERTrainer`: TRL's `GRPOTrainer` with offline teacher completions spliced into the groups, an exploration reward
 for diverging from them, and LUFFY's policy-shaping loss on teacher tokens.
 
-The trainer only wires the pure functions of `exploration` and `shaping` to five TRL hooks (see DESIGN.md 2.1):
-- `_generate_and_score_completions`: keeps the dataset rows for `_generate`, adds `sample_source` to the batch;
-- `_generate`: divergence of the online completions, gathered decision per group, local splice;
-- `_get_per_token_logps_and_entropies`: pass-through that takes H_last from TRL's own no-grad pass when it runs and
-  hands the loss forward's log-probs to `_compute_loss`;
-- `_calculate_rewards`: appends the exploration reward as a last reward column, `oger_exploration`;
-- `_compute_loss`: TRL's loss with teacher advantages zeroed, plus the shaping term on teacher tokens.
+The trainer only wires the pure functions of `exploration`, `row_layout` and `shaping` to five TRL hooks. The path of
+one generation batch (DESIGN.md 2.1):
+1. `_generate_and_score_completions` opens the batch's `BatchContext` (`oger_trl.batch`) around `super()` and, once
+   TRL has scored the batch, adds each row's `sample_source` (policy / teacher / guided) to the output;
+2. `_generate` runs TRL's generation (recording the decoding entropies when transformers decodes), RGPO guidance,
+   the divergence of the online completions and, from gathered data, the splice; it records each row's origin,
+   prompt ids, divergence and entropies in the context;
+3. `_get_per_token_logps_and_entropies` takes the entropies from TRL's own no-grad pass of the trained policy over
+   the batch when nothing recorded them while decoding (never from a reference pass), and hands the loss forward's
+   log-probs to `_compute_loss`;
+4. `_calculate_rewards` appends the exploration reward column from the context (H_last, divergence, origins);
+5. `_compute_loss`: TRL's loss with teacher advantages zeroed, plus the shaping term on teacher tokens.
 Groups may span processes: every decision is a pure function of gathered data, every collective runs on every process.
 """
 
@@ -18,20 +23,23 @@ import textwrap
 import warnings
 from collections import Counter
 from collections.abc import Iterator
+from contextvars import ContextVar
 from dataclasses import dataclass
-from enum import IntEnum
 
 import torch
 import trl
 from accelerate.utils import gather_object, is_peft_model
 from datasets import Dataset
 from packaging.version import Version
+from peft.tuners.tuners_utils import BaseTunerLayer
 from transformers import ProcessorMixin
 from trl import GRPOTrainer
 from trl.extras.profiling import profiling_context
 from trl.models.utils import disable_gradient_checkpointing
 from trl.trainer.utils import get_config_model_id, nanstd, pad
 
+from .batch import POLICY as POLICY_ROW
+from .batch import GenerationOutput, RowOrigin, SampleSource, current_batch, open_batch
 from .checkpoints import resume_target
 from .config import OGERConfig
 from .data import validate_oger_dataset
@@ -50,7 +58,8 @@ from .exploration import (
 from .generation_rows import replace_completion
 from .paths import is_local_path
 from .rewards import require_reward_columns
-from .rgpo import GUIDED, GuidedRegeneration
+from .rgpo import GuidedRegeneration
+from .row_layout import RowLayout
 from .shaping import aggregate_like_trl, policy_shaping_loss
 from .teacher_cache import TeacherEmbeddings
 
@@ -77,41 +86,12 @@ OGER_CITATION = textwrap.dedent("""\
     }""")
 
 
-class SampleSource(IntEnum):
-    """Where a completion of a hybrid group comes from; carried through TRL's shuffle and split as `sample_source`."""
-
-    POLICY = 0
-    TEACHER = 1
-    GUIDED = 2  # RGPO: generated with the rationale as a hint, trained under the unguided prompt
-
-    @classmethod
-    def of(cls, source: str) -> "SampleSource":
-        """From the completion table's `source`: "policy", "teacher:<name>" or "guided"."""
-        if source == "policy":
-            return cls.POLICY
-        return cls.GUIDED if source == GUIDED else cls.TEACHER
-
-
 @dataclass(frozen=True)
 class TeacherSet:
     """One prompt's teacher completions and their names."""
 
     texts: tuple[str, ...]
     names: tuple[str, ...]
-
-
-@dataclass
-class _GenerationRecord:
-    """What OGER learns about the local rows of one generation batch, from `_generate` until the batch is scored."""
-
-    prompt_ids: list[list[int]]
-    sources: list[str]  # "policy", "teacher:<name>" or "guided"
-    divergence: torch.Tensor  # (B_local,) D of the online rows; NaN for teacher rows and prompts without teachers
-    entropies: torch.Tensor | None = None  # (B_local, >= C) per-token entropies recorded without an extra forward
-
-    @property
-    def is_policy(self) -> torch.Tensor:
-        return torch.tensor([source == "policy" for source in self.sources])
 
 
 def completion_text(completion: str | list[dict]) -> str:
@@ -227,10 +207,6 @@ class OGERTrainer(GRPOTrainer):
                     show_progress = self.accelerator.is_local_main_process
                     self.teacher_embeddings.add_dataset(dataset, args.teacher_completions_column, show_progress)
         self.recipe: str | None = None  # the recipe file this run was launched with, for the model card
-        self._pending_rows: list[dict] | None = None
-        self._record: _GenerationRecord | None = None
-        self._entropy_probe = False
-        self._loss_logps: list[torch.Tensor] | None = None
 
     def train(self, resume_from_checkpoint=None, trial=None, ignore_keys_for_eval=None, **kwargs):
         """`Trainer.train`, where `resume_from_checkpoint=True` (or "true"/"latest", as a command line gives it) means
@@ -305,46 +281,42 @@ class OGERTrainer(GRPOTrainer):
         ]
         return "\n".join(line for line in lines if line is not None)
 
-    # --- hook 1: carry the dataset rows in and the sample source out ------------------------------------------------
+    # --- hook 1: one context for the batch, the sample source out ----------------------------------------------------
     def _generate_and_score_completions(self, inputs: list[dict]) -> dict:
-        self._pending_rows = inputs
-        try:
+        with open_batch(inputs) as batch:
             output = super()._generate_and_score_completions(inputs)
-            sources = [SampleSource.of(source) for source in self._record.sources]
-        finally:
-            self._pending_rows, self._record, self._entropy_probe = None, None, False
-        output["sample_source"] = torch.tensor(sources, dtype=torch.long, device=self.accelerator.device)
+        output["sample_source"] = torch.tensor(batch.sample_source, dtype=torch.long, device=self.accelerator.device)
         return output
 
     # --- hook 2: RGPO guidance, divergence and splice ---------------------------------------------------------------
     def _generate(self, prompts: list):
         if getattr(self, "rollout_func", None) is not None:  # refused in __init__; reachable only by bypassing it
             raise _unsupported("rollout_func")
-        entropy_source = self._entropy_source()
-        recorder = DecodingEntropyRecorder(self.temperature) if entropy_source == "decoding" else None
+        batch = current_batch()
+        if batch is None:
+            raise RuntimeError(
+                "OGERTrainer._generate runs inside _generate_and_score_completions, which opens its batch."
+            )
+        # transformers' own decoding exposes the logits of every step: H_last without an extra forward
+        decodes_here = not self.use_vllm and not self.use_transformers_continuous_batching
+        recorder = DecodingEntropyRecorder(self.temperature) if decodes_here else None
         with recorder.attached(self._decoding_model()) if recorder else contextlib.nullcontext():
-            result = list(super()._generate(prompts))
-        prompt_ids, completions = result[0], result[3]
-        sources = ["policy"] * len(completions)
+            result = GenerationOutput(*super()._generate(prompts))
+        origins = [POLICY_ROW] * len(result.completions)
         guided = set()
         if self.model.training and self.guidance is not None:
             with profiling_context(self, "RGPO.guidance"):
-                guided = self.guidance.guide(prompts, self._pending_rows, result, sources)
-        teachers = [self._teachers_of(row) for row in self._pending_rows]
+                guided = self.guidance.guide(prompts, batch.rows, result, origins)
+        teachers = [self._teachers_of(row) for row in batch.rows]
         with profiling_context(self, "OGER.divergence"):
-            divergence = self._divergence(completions, teachers)
+            divergence = self._divergence(result.completions, teachers)
         all_divergence = self.accelerator.gather(divergence.to(self.accelerator.device)).cpu()
         if self.model.training and self.args.num_offline_per_group > 0:
             with profiling_context(self, "OGER.splice"):
-                self._splice(all_divergence, teachers, result, sources, guided)
-        is_policy = torch.tensor([source == "policy" for source in sources])
-        self._record = _GenerationRecord(
-            prompt_ids,
-            sources,
-            divergence.masked_fill(~is_policy, float("nan")),
-            recorder.entropies() if recorder else None,
-        )
-        self._entropy_probe = entropy_source == "trl_pass"
+                self._splice(all_divergence, teachers, result, origins, guided)
+        batch.prompt_ids, batch.origins = result.prompt_ids, origins
+        batch.divergence = divergence.masked_fill(~batch.is_policy, float("nan"))
+        batch.entropies = recorder.entropies() if recorder else None
         return tuple(result)
 
     def _teachers_of(self, row: dict) -> TeacherSet:
@@ -366,7 +338,12 @@ class OGERTrainer(GRPOTrainer):
         return divergence_from_similarity(similarity)
 
     def _splice(
-        self, all_divergence: torch.Tensor, teachers: list[TeacherSet], result: list, sources: list[str], guided: set
+        self,
+        all_divergence: torch.Tensor,
+        teachers: list[TeacherSet],
+        result: GenerationOutput,
+        origins: list[RowOrigin],
+        guided: set[int],
     ):
         """Replace, in every group with teachers, k online completions (never the `guided` rows) by teacher completions.
 
@@ -374,11 +351,11 @@ class OGERTrainer(GRPOTrainer):
         (seed, step, index) stream, so the processes that share a group agree on it; each process then rewrites only
         the rows it holds.
         """
-        num_local, n, k = len(sources), self.num_generations, self.args.num_offline_per_group
-        first = self.accelerator.process_index * num_local  # global index of the first local row
+        n, k = self.num_generations, self.args.num_offline_per_group
+        layout = RowLayout(self.accelerator.process_index, len(origins), n)
         spliced_divergence, splices, short_groups = [], Counter(), 0
-        for group in range(first // n, (first + num_local - 1) // n + 1):
-            teacher_set = teachers[max(group * n - first, 0)]
+        for group in layout.groups():
+            teacher_set = teachers[layout.first_local_row(group)]
             if not teacher_set.texts:
                 continue
             token_ids = {}
@@ -392,12 +369,12 @@ class OGERTrainer(GRPOTrainer):
             online = torch.tensor([group * n + slot not in guided for slot in range(n)])
             strategy = self.args.replacement_strategy
             plan = plan_group_splice(divergence, len(teacher_set.texts), k, strategy, rng, fits, online)
-            short_groups += len(plan) < k and group * n >= first  # counted once, by the holder of its first row
+            short_groups += len(plan) < k and layout.holds_start(group)  # counted once per group
             for slot, j in plan:
-                i = group * n + slot - first
-                if 0 <= i < num_local:  # otherwise another process holds the row and makes the same replacement
+                i = layout.to_local(group * n + slot)
+                if i is not None:  # otherwise another process holds the row and makes the same replacement
                     replace_completion(result, i, teacher_set.texts[j], token_ids[j])
-                    sources[i] = f"teacher:{teacher_set.names[j]}"
+                    origins[i] = RowOrigin(SampleSource.TEACHER, teacher_set.names[j])
                     splices[teacher_set.names[j]] += 1
                     spliced_divergence.append(divergence[slot].item())
         self._log_splice_metrics(spliced_divergence, splices, short_groups)
@@ -426,18 +403,6 @@ class OGERTrainer(GRPOTrainer):
         for name, value in sorted(all_splices.items()):
             metrics[f"oger/splices/{name}"].append(value)
 
-    def _entropy_source(self) -> str:
-        """Where H_last comes from, cheapest first: TRL's own no-grad log-prob pass when it runs ("trl_pass"), the
-        logits seen while transformers decodes ("decoding"), else one no-grad forward ("forward")."""
-        generate_every = self.args.steps_per_generation * self.num_iterations
-        if self.args.gradient_accumulation_steps % generate_every != 0 or (
-            self.use_vllm and self.vllm_importance_sampling_correction
-        ):
-            return "trl_pass"
-        if not self.use_vllm and not self.use_transformers_continuous_batching:
-            return "decoding"
-        return "forward"
-
     def _decoding_model(self) -> torch.nn.Module:
         """The module whose forward `generate` calls at every step (under PEFT, the adapted base model)."""
         model = self.accelerator.unwrap_model(self.model)
@@ -447,21 +412,36 @@ class OGERTrainer(GRPOTrainer):
     def _get_per_token_logps_and_entropies(
         self, model, input_ids, attention_mask, logits_to_keep, batch_size=None, compute_entropy=False, **kwargs
     ):
-        if self._entropy_probe:
-            # The first forward after `_generate` is TRL's no-grad pass over the hybrid batch: with entropies it also
-            # gives H_last, sparing an extra forward.
-            self._entropy_probe = False
-            logps, entropies, aux = super()._get_per_token_logps_and_entropies(
-                model, input_ids, attention_mask, logits_to_keep, batch_size, True, **kwargs
-            )
-            self._record.entropies = entropies
-            return logps, entropies if compute_entropy else None, aux
-        outputs = super()._get_per_token_logps_and_entropies(
-            model, input_ids, attention_mask, logits_to_keep, batch_size, compute_entropy, **kwargs
+        batch = current_batch()
+        # TRL's own no-grad pass of the policy over the batch just generated (vLLM: the importance-sampling pass)
+        # gives H_last too when nothing recorded it while decoding; a reference-model pass never does.
+        probe = (
+            batch is not None
+            and batch.entropies is None
+            and not torch.is_grad_enabled()
+            and input_ids.size(0) == len(batch.origins)
+            and self._is_trained_policy(model)
         )
-        if self._loss_logps is not None:
-            self._loss_logps.append(outputs[0])
-        return outputs
+        logps, entropies, aux = super()._get_per_token_logps_and_entropies(
+            model, input_ids, attention_mask, logits_to_keep, batch_size, compute_entropy or probe, **kwargs
+        )
+        if probe:
+            batch.entropies = entropies
+        capture = _LOSS_LOGPS.get()
+        if capture is not None:
+            capture.append(logps)
+        return logps, entropies if compute_entropy else None, aux
+
+    def _is_trained_policy(self, model) -> bool:
+        """Whether a forward of `model` is the policy being trained: not TRL's reference model, nor the PEFT model with
+        its adapter disabled or switched to TRL's "ref" adapter (how TRL computes the reference under PEFT)."""
+        if model is not self.model:
+            return False
+        unwrapped = self.accelerator.unwrap_model(model)
+        if not is_peft_model(unwrapped):
+            return True
+        layers = [m for m in unwrapped.modules() if isinstance(m, BaseTunerLayer)]
+        return unwrapped.active_adapter != "ref" and not any(layer.disable_adapters for layer in layers)
 
     def _entropy_forward(self, prompt_ids: list[list[int]], completion_ids: list[list[int]]) -> torch.Tensor:
         """Per-token entropies of the policy over the local rows: one no-grad forward, on every process."""
@@ -490,16 +470,16 @@ class OGERTrainer(GRPOTrainer):
     def _last_token_entropies(self, completion_ids: list[list[int]]) -> torch.Tensor:
         """H_last of the local online rows (NaN for teacher rows), from the recorded entropies when every process has
         them, otherwise from one no-grad forward that all processes run together."""
-        record = self._record
+        batch = current_batch()
         lengths = torch.tensor([len(ids) for ids in completion_ids])
-        entropies = record.entropies
-        policy_lengths = lengths[record.is_policy]  # spliced and guided rows need no entropy
+        entropies, is_policy = batch.entropies, batch.is_policy
+        policy_lengths = lengths[is_policy]  # spliced and guided rows need no entropy
         missing = entropies is None or (policy_lengths.numel() > 0 and entropies.size(1) < policy_lengths.max())
         if self.accelerator.gather(torch.tensor([missing], device=self.accelerator.device)).any():
             with profiling_context(self, "OGER.entropy_forward"):
-                entropies = self._entropy_forward(record.prompt_ids, completion_ids)
+                entropies = self._entropy_forward(batch.prompt_ids, completion_ids)
         # spliced and guided rows get length 0, hence NaN: they may be longer than anything the policy decoded
-        h_last = last_token_entropy(entropies, lengths.masked_fill(~record.is_policy, 0)).cpu()
+        h_last = last_token_entropy(entropies, lengths.masked_fill(~is_policy, 0)).cpu()
         if self.mask_truncated_completions:  # TRL drops these rows from attention and loss: no entropy to speak of
             truncated = torch.tensor([ids[-1] not in self.eos_token_ids for ids in completion_ids])
             h_last = h_last.masked_fill(truncated, float("nan"))
@@ -510,9 +490,9 @@ class OGERTrainer(GRPOTrainer):
         """TRL's reward columns (gathered over processes) plus the exploration reward as the last column, so that it
         gets TRL's weighting, group normalisation and NaN handling."""
         rewards = super()._calculate_rewards(inputs, prompts, completions, completion_ids_list)
-        record = self._record
+        batch = current_batch()
         h_last = self._last_token_entropies(completion_ids_list)
-        local = torch.stack([record.divergence, h_last, record.is_policy.float()], dim=1).to(rewards.device)
+        local = torch.stack([batch.divergence, h_last, batch.is_policy.float()], dim=1).to(rewards.device)
         divergence, h_all, is_policy = self.accelerator.gather(local).unbind(1)
         is_policy = is_policy.bool()
         verifiable = self.verifiable_reward(rewards)
@@ -520,8 +500,8 @@ class OGERTrainer(GRPOTrainer):
             divergence, h_all, verifiable, is_policy, self.args.exploration_coef, self.args.entropy_modulation
         )
         self._log_reward_metrics(divergence, h_all, is_policy, verifiable, bonus)
-        self._log_completion_extra("source", record.sources)
-        self._log_completion_extra("divergence", record.divergence.tolist())
+        self._log_completion_extra("source", [origin.label for origin in batch.origins])
+        self._log_completion_extra("divergence", batch.divergence.tolist())
         self._log_completion_extra("entropy_last", h_last.tolist())
         return torch.cat([rewards, bonus.unsqueeze(1)], dim=1)
 
@@ -581,14 +561,19 @@ class OGERTrainer(GRPOTrainer):
         self._metrics[mode]["oger/shaping_loss"].append(self.accelerator.gather(shaping.detach()).mean().item())
         return loss + shaping
 
+    @staticmethod
     @contextlib.contextmanager
-    def _capture_loss_logps(self) -> Iterator[list[torch.Tensor]]:
-        self._loss_logps = []
+    def _capture_loss_logps() -> Iterator[list[torch.Tensor]]:
+        """The per-token log-probs of every policy forward inside the block (TRL's loss runs exactly one)."""
+        captured: list[torch.Tensor] = []
+        token = _LOSS_LOGPS.set(captured)
         try:
-            yield self._loss_logps
+            yield captured
         finally:
-            self._loss_logps = None
+            _LOSS_LOGPS.reset(token)
 
+
+_LOSS_LOGPS: ContextVar[list[torch.Tensor] | None] = ContextVar("oger_loss_logps", default=None)
 
 _UNSUPPORTED_VISION = (
     "OGERTrainer supports text-only models: its last-token entropy pass and teacher splicing are text-only. Pass a "

@@ -91,3 +91,21 @@ def test_shaping_term_uses_the_adapted_policy(lora_trainer):
             assert abs(base - shaping) > 1e-3 * abs(shaping)  # 10x the tolerance: the base policy gives another term
             compared += 1
     assert compared > 0
+
+
+def test_a_reference_pass_is_never_taken_for_the_policys_entropy(tmp_path, tokenizer, encoder):
+    # Continuous batching hides the decoding logits, and with gradient_accumulation_steps a multiple of
+    # steps_per_generation TRL runs no old-log-prob pass: the first no-grad forward over the batch is TRL's reference
+    # pass (beta > 0), the PEFT model with its adapter disabled. H_last must still be the adapted policy's.
+    config = LoraConfig(r=4, lora_alpha=256, target_modules="all-linear", init_lora_weights=False)
+    trainer = make_trainer(
+        tmp_path,
+        tokenizer,
+        encoder,
+        dataset=arithmetic_dataset(8, wrong_teacher=False),
+        peft_config=config,
+        beta=0.1,
+        gradient_accumulation_steps=2,
+        use_transformers_continuous_batching=True,
+    )
+    test_last_token_entropy_is_the_adapted_policys(trainer)

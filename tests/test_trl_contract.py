@@ -46,3 +46,13 @@ def test_oger_overrides_only_the_documented_hooks():
         "_compute_loss",
         "_get_per_token_logps_and_entropies",
     }
+
+
+def test_generate_returns_what_generation_output_names():
+    # OGER reads TRL's `_generate` output by name (`GenerationOutput`); TRL returns a plain tuple, so its return
+    # statements must list the same fields in the same order.
+    from oger_trl.batch import GenerationOutput
+
+    source = inspect.getsource(GRPOTrainer._generate)
+    returns = [line.strip()[len("return ") :] for line in source.splitlines() if line.strip().startswith("return ")]
+    assert returns and all(r.replace(" ", "").split(",") == list(GenerationOutput._fields) for r in returns), returns

@@ -267,6 +267,9 @@ def parse_args(argv=None):
     parser.add_argument("--rebuild-fixtures", action="store_true", help="rebuild the stand-ins first")
     parser.add_argument("--quiet", action="store_true", help="do not echo pytest's output (it stays in the logs)")
     parser.add_argument("--fail-on-defect", action="store_true", help="exit 1 when a test is labelled defect")
+    parser.add_argument(
+        "--strict", action="store_true", help="--fail-on-defect, and exit 1 when TRL's own trainer (A) fails a test"
+    )
     parser.add_argument("pytest_args", nargs="*", help="extra pytest arguments (after --)")
     args = parser.parse_args(argv)
     args.modes = [m.strip().upper() for m in args.modes.split(",") if m.strip()]
@@ -294,8 +297,10 @@ def main(argv=None) -> int:
         args.report.write_text(text, encoding="utf-8")
     if any(run.problem for run in runs.values()):
         return 2
-    if args.fail_on_defect and any("defect" in label for _, _, label in regressions(runs)):
+    if (args.fail_on_defect or args.strict) and any("defect" in label for _, _, label in regressions(runs)):
         return 1
+    if args.strict and "A" in runs and any(r.outcome in ("failed", "error") for r in runs["A"].results.values()):
+        return 1  # the harness itself is broken (fixtures, offline redirects): nothing was compared
     return 0
 
 

@@ -97,6 +97,8 @@ def main():
         }
         with open(os.path.join(cli.out, "result.json"), "w") as f:
             json.dump(result, f)
+    trainer.accelerator.wait_for_everyone()
+    trainer.accelerator.end_training()  # destroy the process group before exit: an abrupt exit can abort a rank
 
 
 if __name__ == "__main__":

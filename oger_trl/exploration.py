@@ -123,6 +123,18 @@ def confidence_factor(h_last: torch.Tensor, modulation: str) -> torch.Tensor:
     raise ValueError(f"Unknown entropy modulation {modulation!r}")
 
 
+def verifiable_reward(rewards: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+    """R_m per row: the weighted sum of the user's reward columns, NaN where every one of them is NaN (unscorable, as
+    in TRL).
+
+    Args:
+        rewards: `(B, M)` the user's reward columns (the exploration column excluded).
+        weights: `(M,)` their `reward_weights`.
+    """
+    weighted = (rewards * weights.to(rewards.device)).nansum(1)
+    return weighted.masked_fill(torch.isnan(rewards).all(1), float("nan"))
+
+
 def exploration_reward(
     divergence: torch.Tensor,
     h_last: torch.Tensor,

@@ -54,6 +54,7 @@ from .exploration import (
     mean_teacher_similarity,
     plan_group_splice,
     prompts_with_fitting_teachers,
+    verifiable_reward,
 )
 from .generation_rows import replace_completion
 from .paths import is_local_path
@@ -506,11 +507,9 @@ class OGERTrainer(GRPOTrainer):
         return torch.cat([rewards, bonus.unsqueeze(1)], dim=1)
 
     def verifiable_reward(self, rewards: torch.Tensor) -> torch.Tensor:
-        """R_m per row: the weighted sum of the user's reward columns, NaN where every one of them is NaN
-        (unscorable, as in TRL)."""
-        columns = rewards[:, : self.exploration_column]
-        verifiable = (columns * self.reward_weights[: self.exploration_column].to(rewards.device)).nansum(1)
-        return verifiable.masked_fill(torch.isnan(columns).all(1), float("nan"))
+        """R_m of each row of TRL's reward columns (the exploration column, when present, excluded)."""
+        columns = self.exploration_column
+        return verifiable_reward(rewards[:, :columns], self.reward_weights[:columns])
 
     def _log_reward_metrics(self, divergence, h_last, is_policy, verifiable, bonus) -> None:
         mode = "train" if self.model.training else "eval"
@@ -542,7 +541,7 @@ class OGERTrainer(GRPOTrainer):
             loss = super()._compute_loss(model, {**inputs, "advantages": online_advantages})
         if len(captured) != 1:
             raise RuntimeError(f"Expected one policy forward in GRPOTrainer._compute_loss, saw {len(captured)}.")
-        mask = inputs["completion_mask"] * inputs.get("tool_mask", 1)
+        mask = inputs["completion_mask"]  # no tool mask: tools are refused
         per_token = policy_shaping_loss(captured[0], advantages, self.args.off_policy_shaping_gamma) * offline
         training = self.model.training
         shaping = aggregate_like_trl(

@@ -60,8 +60,12 @@ def test_outputs_are_consistent_with_each_other(tmp_path, tiny_model_dir):
     assert metrics["truncation_rate"] == pytest.approx(sum(s["truncated"] for s in samples) / 40)
     assert results["in_domain_avg@2"] == metrics["avg@2"]
     assert f"| gsm8k | 20 | {100 * metrics['avg@2']:.1f} | {100 * metrics['pass@1']:.1f} |" in table
-    for s in samples:  # every line carries what is needed to audit it
-        assert s["prompt"].startswith(s["prompt"].split("\n")[0]) and s["gold"] and "completion" in s
+    with open(GSM8K_TEST, encoding="utf-8") as f:
+        problems = [json.loads(line) for line in f][:20]
+    for s in samples:  # every line carries what is needed to audit it: its problem, gold answer and completion
+        problem = problems[int(s["id"])]
+        assert problem["question"].strip() in s["prompt"] and "completion" in s
+        assert s["gold"] == problem["answer"].split("####")[-1].strip().replace(",", "")
         assert all(k in s for k in ("extracted", "correct", "num_tokens", "truncated"))
     assert results["settings"]["n"] == 2 and results["settings"]["temperature"] == 0.6
 

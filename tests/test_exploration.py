@@ -16,6 +16,7 @@ from oger_trl.exploration import (
     mean_teacher_similarity,
     plan_group_splice,
     rows_to_replace,
+    verifiable_reward,
 )
 
 NAN = float("nan")
@@ -148,3 +149,10 @@ def test_group_plan_pairs_the_most_teacher_like_rows_with_distinct_teachers_that
     assert plan_group_splice(d, 3, 1, "random", group_rng(5, 1, 2), lambda j: True) == plan_group_splice(
         torch.rand(4), 3, 1, "random", group_rng(5, 1, 2), lambda j: True
     )  # random slots ignore the divergences
+
+
+def test_verifiable_reward_is_the_weighted_sum_nan_only_when_every_column_is():
+    nan = float("nan")
+    rewards = torch.tensor([[1.0, 0.5], [nan, 0.5], [nan, nan], [0.0, 0.0]])
+    got = verifiable_reward(rewards, torch.tensor([2.0, -1.0]))
+    assert got[:2].tolist() == [1.5, -0.5] and torch.isnan(got[2]) and got[3].item() == 0.0

@@ -64,17 +64,3 @@ def gsm8k_teacher_dataset(path: str, **filters) -> Dataset:
     are kept; `solution` is the gold answer. `filters` go to `oger_trl.data.prepare.assemble`."""
     dataset, _ = assemble(gsm8k_problems(path), **filters)
     return dataset
-
-
-def gsm8k_dataset(path: str) -> Dataset:
-    """OGER rows from GSM8K's `train.jsonl` or `test.jsonl` (`#### N` answers): prompts and gold answers, no teachers."""
-    rows = [
-        {
-            "prompt": gsm8k_prompt(record["question"]),
-            "solution": final_answer(record["answer"]),
-            "teacher_completions": [],
-            "teacher_sources": [],
-        }
-        for record in read_jsonl(path)
-    ]
-    return Dataset.from_list(rows)

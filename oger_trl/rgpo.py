@@ -4,16 +4,15 @@ completions with the rationale as a hint, and transfer the winners back under th
 Everything that involves other processes is collective and unconditional: the pre-scoring (TRL's reward gather), the
 guided generation (every process generates the same number of rows, padding with its own prompts) and the scoring of
 the guided completions. Decisions are pure functions of gathered data (`oger_trl.guidance`); each process rewrites
-only the rows it holds.
+only the rows it holds. The trainer is reached only through `GuidanceIO`, the few callables RGPO needs.
 """
 
-import contextlib
-import copy
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
 
 import torch
-from trl import GRPOTrainer
 
 from .batch import GUIDED, GenerationOutput, RowOrigin
 from .generation_rows import completion_like, replace_completion
@@ -21,39 +20,49 @@ from .guidance import choose_transfers, failed_groups, hinted_prompt
 from .row_layout import RowLayout
 
 
+@dataclass(frozen=True)
+class GuidanceIO:
+    """What RGPO needs from the trainer. `generate`, `score` and `gather` are collective: every process calls each of
+    them the same number of times per batch."""
+
+    process_index: int
+    num_generations: int
+    generate: Callable[[list], tuple[list[list[int]], list[str]]]  # prompts -> completion ids and texts, one each
+    score: Callable[[list[dict], list, list, list[list[int]]], torch.Tensor]  # gathered R_m; logs nothing
+    gather: Callable[[torch.Tensor], torch.Tensor]  # over processes, on the CPU
+    prompt_length: Callable[[Any], int]  # tokens of a prompt as the policy sees it (chat template applied)
+    tokenize: Callable[[str], list[int]]
+    detokenize: Callable[[list[int]], str]
+    log: Callable[[str, float], None]  # a training metric
+
+
 class GuidedRegeneration:
-    def __init__(self, trainer):
-        self.trainer = trainer
-        self.args = trainer.args
-        config = trainer.model.config.get_text_config()
-        context = getattr(config, "max_position_embeddings", None)
-        self.prompt_budget = self.args.guidance_max_prompt_length or (
-            context - trainer.max_completion_length if context else None
-        )
+    def __init__(self, args, io: GuidanceIO, prompt_budget: int | None):
+        """`prompt_budget`: the most tokens a hinted prompt may have (None: unbounded)."""
+        self.args, self.io, self.prompt_budget = args, io, prompt_budget
 
     def guide(self, prompts: list, rows: list[dict], result: GenerationOutput, origins: list[RowOrigin]) -> set[int]:
         """Transfer guided completions into the failed groups of this generation batch; returns the global rows that
         received one (on every process) and marks the local ones `GUIDED` in `origins`."""
-        trainer, n = self.trainer, self.trainer.num_generations
+        io, n = self.io, self.io.num_generations
         completion_ids, completions = result.completion_ids, result.completions
-        layout = RowLayout(trainer.accelerator.process_index, len(rows), n)
-        online = self.verifiable_rewards(rows, prompts, completions, completion_ids)
+        layout = RowLayout(io.process_index, len(rows), n)
+        online = io.score(rows, prompts, completions, completion_ids)
         failed = failed_groups(online, n, self.args.guidance_threshold)
         requests, reasons = self.requests(prompts, rows, failed, layout)
-        counts = trainer.accelerator.gather(torch.tensor([len(requests)], device=trainer.accelerator.device))
-        count = int(counts.max())
+        count = int(io.gather(torch.tensor([len(requests)])).max())
         transfers = set()
         success, generated = 0.0, 0
         if count > 0:
             guided_ids, guided_texts, owners = self.generate(requests, prompts, count, layout)
             pad = count - len(requests)
-            rewards = self.verifiable_rewards(
+            rewards = io.score(
                 [rows[i] for i, _ in requests] + [rows[0]] * pad,
                 [prompts[i] for i, _ in requests] + [prompts[0]] * pad,
                 [completion_like(text, completions[0]) for text in guided_texts],
                 guided_ids,
             ).cpu()
-            all_owners = trainer.accelerator.gather(torch.tensor(owners, device=trainer.accelerator.device)).cpu()
+            all_owners = io.gather(torch.tensor(owners))
             transfers = set(
                 choose_transfers(
                     all_owners,
@@ -102,55 +111,39 @@ class GuidedRegeneration:
         room = self.prompt_budget - self.prompt_length(hinted_prompt(prompt, "", template))
         if self.args.rationale_overflow == "skip" or room <= 0:
             return None, "rationales_skipped"
-        tokenizer = self.trainer._tokenizer
-        ids = tokenizer(rationale, add_special_tokens=False)["input_ids"]
+        ids = self.io.tokenize(rationale)
         while room > 0:  # re-tokenising the joined text can merge tokens differently: shrink until it fits
-            hinted = hinted_prompt(prompt, tokenizer.decode(ids[:room]), template)
+            hinted = hinted_prompt(prompt, self.io.detokenize(ids[:room]), template)
             if self.prompt_length(hinted) <= self.prompt_budget:
                 return hinted, "rationales_truncated"
             room -= max(1, room // 10)
         return None, "rationales_skipped"
 
     def prompt_length(self, prompt) -> int:
-        return len(self.trainer._tokenize_prompts([prompt])[0][0])
+        return self.io.prompt_length(prompt)
 
     def generate(self, requests: list, prompts: list, count: int, layout: RowLayout):
         """Guided completions for the requests, padded to `count` rows with this process's own first prompt so that
         every process generates as many rows; returns ids, decoded texts and owner rows (-1: padding)."""
-        trainer = self.trainer
         padded = [hinted for _, hinted in requests] + [prompts[0]] * (count - len(requests))
-        prompt_ids, images, multimodal = trainer._tokenize_prompts(padded)
-        completion_ids, _ = trainer._generate_single_turn(prompt_ids, images, multimodal, num_generations=1)
-        texts = trainer.processing_class.batch_decode(completion_ids, skip_special_tokens=True)
+        completion_ids, texts = self.io.generate(padded)
         owners = [layout.to_global(i) for i, _ in requests] + [-1] * (count - len(requests))
         return completion_ids, texts, owners
 
-    def verifiable_rewards(self, rows, prompts, completions, completion_ids) -> torch.Tensor:
-        """Gathered verifiable rewards R_m from the user's reward functions, without touching the completion table or
-        the pending metrics (TRL scores the final group again)."""
-        trainer = self.trainer
-        with _pending_logs_restored(trainer):
-            rewards = GRPOTrainer._calculate_rewards(trainer, rows, prompts, completions, completion_ids)
-        return trainer.verifiable_reward(rewards)
-
     def log_metrics(self, failed, generated: int, success: float, transferred: int, rows: int, reasons: Counter):
-        trainer = self.trainer
         names = ("rows_without_rationale", "rationales_truncated", "rationales_skipped")
-        local = torch.tensor([reasons[name] for name in names], dtype=torch.float, device=trainer.accelerator.device)
-        totals = trainer.accelerator.gather(local.unsqueeze(0)).sum(0).tolist()
-        metrics = trainer._metrics["train"]
-        metrics["rgpo/failed_groups_frac"].append(failed.float().mean().item())
-        metrics["rgpo/guided_success_rate"].append(success / generated if generated else float("nan"))
-        metrics["rgpo/transferred_frac"].append(transferred / rows)
+        local = torch.tensor([reasons[name] for name in names], dtype=torch.float)
+        totals = self.io.gather(local.unsqueeze(0)).sum(0).tolist()
+        log = self.io.log
+        log("rgpo/failed_groups_frac", failed.float().mean().item())
+        log("rgpo/guided_success_rate", success / generated if generated else float("nan"))
+        log("rgpo/transferred_frac", transferred / rows)
         for name, total in zip(names, totals, strict=True):
-            metrics[f"rgpo/{name}"].append(total)
+            log(f"rgpo/{name}", total)
 
 
-@contextlib.contextmanager
-def _pending_logs_restored(trainer) -> Iterator[None]:
-    """Reward functions may call `log_extra`/`log_metric`; what they log while pre-scoring must not reach the table."""
-    extra, metrics = copy.deepcopy(trainer._pending_extra_logs), copy.deepcopy(trainer._pending_metrics)
-    try:
-        yield
-    finally:
-        trainer._pending_extra_logs, trainer._pending_metrics = extra, metrics
+def prompt_budget(max_prompt_length: int | None, context_length: int | None, max_completion_length: int) -> int | None:
+    """Tokens a hinted prompt may take: the configured maximum, else what the context leaves after a completion."""
+    if max_prompt_length:
+        return max_prompt_length
+    return context_length - max_completion_length if context_length else None

@@ -17,6 +17,7 @@ Groups may span processes: every decision is a pure function of gathered data, e
 """
 
 import contextlib
+import copy
 import logging
 import os
 import textwrap
@@ -59,7 +60,7 @@ from .exploration import (
 from .generation_rows import replace_completion
 from .paths import is_local_path
 from .rewards import require_reward_columns
-from .rgpo import GuidedRegeneration
+from .rgpo import GuidanceIO, GuidedRegeneration, prompt_budget
 from .row_layout import RowLayout
 from .shaping import aggregate_like_trl, policy_shaping_loss
 from .teacher_cache import TeacherEmbeddings
@@ -191,7 +192,7 @@ class OGERTrainer(GRPOTrainer):
         # `exploration_coef`), appended by `_calculate_rewards`.
         self.exploration_column = len(self.reward_funcs)
         self.reward_weights = torch.cat([self.reward_weights, torch.ones(1)])
-        self.guidance = GuidedRegeneration(self) if args.guidance else None
+        self.guidance = self._guided_regeneration() if args.guidance else None
         self.teacher_embeddings = TeacherEmbeddings(self.encoder, args.teacher_cache_dir)
         for name, summary in summaries.items():
             if summary is not None:
@@ -208,6 +209,39 @@ class OGERTrainer(GRPOTrainer):
                     show_progress = self.accelerator.is_local_main_process
                     self.teacher_embeddings.add_dataset(dataset, args.teacher_completions_column, show_progress)
         self.recipe: str | None = None  # the recipe file this run was launched with, for the model card
+
+    def _guided_regeneration(self) -> GuidedRegeneration:
+        """RGPO, wired to this trainer through the few callables it needs."""
+        context = getattr(self.model.config.get_text_config(), "max_position_embeddings", None)
+        io = GuidanceIO(
+            process_index=self.accelerator.process_index,
+            num_generations=self.num_generations,
+            generate=self._generate_one_each,
+            score=self._verifiable_rewards_unlogged,
+            gather=lambda tensor: self.accelerator.gather(tensor.to(self.accelerator.device)).cpu(),
+            prompt_length=lambda prompt: len(self._tokenize_prompts([prompt])[0][0]),
+            tokenize=lambda text: self._tokenizer(text, add_special_tokens=False)["input_ids"],
+            detokenize=self._tokenizer.decode,
+            log=lambda name, value: self._metrics["train"][name].append(value),
+        )
+        budget = prompt_budget(self.args.guidance_max_prompt_length, context, self.max_completion_length)
+        return GuidedRegeneration(self.args, io, budget)
+
+    def _generate_one_each(self, prompts: list) -> tuple[list[list[int]], list[str]]:
+        """One completion per prompt with TRL's generation (collective), as ids and decoded text."""
+        prompt_ids, images, multimodal = self._tokenize_prompts(prompts)
+        completion_ids, _ = self._generate_single_turn(prompt_ids, images, multimodal, num_generations=1)
+        return completion_ids, self.processing_class.batch_decode(completion_ids, skip_special_tokens=True)
+
+    def _verifiable_rewards_unlogged(self, rows, prompts, completions, completion_ids) -> torch.Tensor:
+        """Gathered R_m from the user's reward functions (collective). What they log through `log_extra` or
+        `log_metric` is dropped: TRL scores the final group again, and that is what the table and metrics show."""
+        extra, metrics = copy.deepcopy(self._pending_extra_logs), copy.deepcopy(self._pending_metrics)
+        try:
+            rewards = super()._calculate_rewards(rows, prompts, completions, completion_ids)
+        finally:
+            self._pending_extra_logs, self._pending_metrics = extra, metrics
+        return self.verifiable_reward(rewards)
 
     def train(self, resume_from_checkpoint=None, trial=None, ignore_keys_for_eval=None, **kwargs):
         """`Trainer.train`, where `resume_from_checkpoint=True` (or "true"/"latest", as a command line gives it) means

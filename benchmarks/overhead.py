@@ -43,7 +43,7 @@ STAGES = (
     ("  encode + divergence", "_divergence"),
     ("  splice", "_splice"),
     ("  rewards (OGER: with the exploration reward)", "_calculate_rewards"),
-    ("    last-token entropy", "_last_token_entropies"),
+    ("    last-token entropy", "last_token_entropy.of_rows"),
     (LOSS, "_compute_loss"),
 )
 SHAPING_FUNCTIONS = ("policy_shaping_loss", "aggregate_like_trl")
@@ -71,9 +71,13 @@ class StageClock:
         return timed
 
     def attach(self, trainer) -> None:
-        for label, name in STAGES:
-            if hasattr(trainer, name):
-                setattr(trainer, name, self.wrap(label, getattr(trainer, name)))
+        for label, path in STAGES:
+            *owners, name = path.split(".")  # a trainer method, or a method of one of its parts
+            owner = trainer
+            for attribute in owners:
+                owner = getattr(owner, attribute, None)
+            if hasattr(owner, name):
+                setattr(owner, name, self.wrap(label, getattr(owner, name)))
 
 
 @contextmanager

@@ -182,13 +182,7 @@ def embed(argv: list[str]) -> None:
     from .train import load_datasets, make_parser
 
     script_args, training_args, _, dataset_args = make_parser("oger-trl embed").parse_args_and_config(args=argv)
-    encoder = SentenceEncoder(
-        training_args.encoder_name_or_path,
-        max_length=training_args.encoder_max_length,
-        long_text=training_args.encoder_long_text,
-        batch_size=training_args.encoder_batch_size,
-        device=training_args.encoder_device or training_args.device,
-    )
+    encoder = SentenceEncoder.from_config(training_args)
     store = TeacherEmbeddings(encoder, training_args.teacher_cache_dir)
     for split, dataset in load_datasets(script_args, dataset_args).items():
         path = store.add_dataset(dataset, training_args.teacher_completions_column, show_progress=True)

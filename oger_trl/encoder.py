@@ -59,6 +59,17 @@ class SentenceEncoder:
         device: where the encoder runs.
     """
 
+    @classmethod
+    def from_config(cls, args) -> "SentenceEncoder":
+        """The encoder an `OGERConfig` describes (its `encoder_*` fields), on `encoder_device` or the training device."""
+        return cls(
+            args.encoder_name_or_path,
+            max_length=args.encoder_max_length,
+            long_text=args.encoder_long_text,
+            batch_size=args.encoder_batch_size,
+            device=args.encoder_device or args.device,
+        )
+
     def __init__(
         self,
         name_or_path: str = DEFAULT_ENCODER,

@@ -35,7 +35,7 @@ from packaging.version import Version
 from peft.tuners.tuners_utils import BaseTunerLayer
 from transformers import ProcessorMixin
 from trl import GRPOTrainer
-from trl.extras.profiling import profiling_context
+from trl.extras.profiling import profiling_context, profiling_decorator
 from trl.models.utils import disable_gradient_checkpointing
 from trl.trainer.utils import get_config_model_id, nanstd, pad
 
@@ -44,14 +44,13 @@ from .batch import GenerationOutput, RowOrigin, SampleSource, current_batch, ope
 from .checkpoints import resume_target
 from .config import OGERConfig
 from .data import validate_oger_dataset
-from .decoding_entropy import DecodingEntropyRecorder
+from .decoding_entropy import DecodingEntropyRecorder, LastTokenEntropy
 from .encoder import SentenceEncoder
 from .errors import UsageError
 from .exploration import (
     divergence_from_similarity,
     exploration_reward,
     group_rng,
-    last_token_entropy,
     mean_teacher_similarity,
     plan_group_splice,
     prompts_with_fitting_teachers,
@@ -165,13 +164,7 @@ class OGERTrainer(GRPOTrainer):
             raise UsageError("train_dataset has no rows: there is nothing to train on. Check the data file and split.")
         self.teacher_counts = _used_teachers(summaries.get("train_dataset"), args)
         # Built before the policy: GRPOTrainer seeds the RNGs in its __init__, so the encoder never shifts sampling.
-        self.encoder = encoder or SentenceEncoder(
-            args.encoder_name_or_path,
-            max_length=args.encoder_max_length,
-            long_text=args.encoder_long_text,
-            batch_size=args.encoder_batch_size,
-            device=args.encoder_device or args.device,
-        )
+        self.encoder = encoder or SentenceEncoder.from_config(args)
         super().__init__(
             model,
             reward_funcs=reward_funcs,
@@ -193,6 +186,14 @@ class OGERTrainer(GRPOTrainer):
         self.exploration_column = len(self.reward_funcs)
         self.reward_weights = torch.cat([self.reward_weights, torch.ones(1)])
         self.guidance = self._guided_regeneration() if args.guidance else None
+        self.last_token_entropy = LastTokenEntropy(
+            self.eos_token_ids,
+            self.mask_truncated_completions,
+            forward=self._entropy_forward,
+            any_process=lambda flag: bool(
+                self.accelerator.gather(torch.tensor([flag], device=self.accelerator.device)).any()
+            ),
+        )
         self.teacher_embeddings = TeacherEmbeddings(self.encoder, args.teacher_cache_dir)
         for name, summary in summaries.items():
             if summary is not None:
@@ -478,6 +479,7 @@ class OGERTrainer(GRPOTrainer):
         layers = [m for m in unwrapped.modules() if isinstance(m, BaseTunerLayer)]
         return unwrapped.active_adapter != "ref" and not any(layer.disable_adapters for layer in layers)
 
+    @profiling_decorator
     def _entropy_forward(self, prompt_ids: list[list[int]], completion_ids: list[list[int]]) -> torch.Tensor:
         """Per-token entropies of the policy over the local rows: one no-grad forward, on every process."""
         device = self.accelerator.device
@@ -502,31 +504,15 @@ class OGERTrainer(GRPOTrainer):
             )
         return entropies
 
-    def _last_token_entropies(self, completion_ids: list[list[int]]) -> torch.Tensor:
-        """H_last of the local online rows (NaN for teacher rows), from the recorded entropies when every process has
-        them, otherwise from one no-grad forward that all processes run together."""
-        batch = current_batch()
-        lengths = torch.tensor([len(ids) for ids in completion_ids])
-        entropies, is_policy = batch.entropies, batch.is_policy
-        policy_lengths = lengths[is_policy]  # spliced and guided rows need no entropy
-        missing = entropies is None or (policy_lengths.numel() > 0 and entropies.size(1) < policy_lengths.max())
-        if self.accelerator.gather(torch.tensor([missing], device=self.accelerator.device)).any():
-            with profiling_context(self, "OGER.entropy_forward"):
-                entropies = self._entropy_forward(batch.prompt_ids, completion_ids)
-        # spliced and guided rows get length 0, hence NaN: they may be longer than anything the policy decoded
-        h_last = last_token_entropy(entropies, lengths.masked_fill(~is_policy, 0)).cpu()
-        if self.mask_truncated_completions:  # TRL drops these rows from attention and loss: no entropy to speak of
-            truncated = torch.tensor([ids[-1] not in self.eos_token_ids for ids in completion_ids])
-            h_last = h_last.masked_fill(truncated, float("nan"))
-        return h_last
-
     # --- hook 4: the exploration reward column ----------------------------------------------------------------------
     def _calculate_rewards(self, inputs, prompts, completions, completion_ids_list):
         """TRL's reward columns (gathered over processes) plus the exploration reward as the last column, so that it
         gets TRL's weighting, group normalisation and NaN handling."""
         rewards = super()._calculate_rewards(inputs, prompts, completions, completion_ids_list)
         batch = current_batch()
-        h_last = self._last_token_entropies(completion_ids_list)
+        h_last = self.last_token_entropy.of_rows(
+            batch.entropies, batch.is_policy, batch.prompt_ids, completion_ids_list
+        )
         local = torch.stack([batch.divergence, h_last, batch.is_policy.float()], dim=1).to(rewards.device)
         divergence, h_all, is_policy = self.accelerator.gather(local).unbind(1)
         is_policy = is_policy.bool()

@@ -54,3 +54,27 @@ def test_uniform_logits_have_log_vocab_entropy(temperature):
     with recorder.attached(model):
         model(input_ids=torch.zeros(3, 2, dtype=torch.long))
     torch.testing.assert_close(recorder.entropies(), torch.full((3, 1), torch.log(torch.tensor(11.0)).item()))
+
+
+def test_last_token_entropy_uses_the_recording_and_forwards_only_when_some_process_lacks_it():
+    from oger_trl.decoding_entropy import LastTokenEntropy
+
+    recorded = torch.tensor([[0.1, 0.2, 0.3], [0.4, 0.5, 0.6], [0.7, 0.8, 0.9]])
+    completions = [[5, 6, 2], [5, 2], [5, 6, 7]]  # eos = 2: the last row was truncated
+    is_policy = torch.tensor([True, True, False])  # the last row is a teacher's
+    forwards = []
+
+    def forward(prompt_ids, completion_ids):
+        forwards.append(len(completion_ids))
+        return recorded + 1.0
+
+    for elsewhere_missing, expected in ((False, [0.3, 0.5]), (True, [1.3, 1.5])):
+        h = LastTokenEntropy([2], True, forward, any_process=lambda flag, e=elsewhere_missing: flag or e)
+        got = h.of_rows(recorded, is_policy, [[1]] * 3, completions)
+        torch.testing.assert_close(got[:2], torch.tensor(expected))
+        assert torch.isnan(got[2])  # not sampled by the policy (and truncated)
+    assert forwards == [3]  # the forward ran once: when another process lacked the recording
+    short = LastTokenEntropy([2], False, forward, any_process=lambda flag: flag)
+    torch.testing.assert_close(
+        short.of_rows(recorded[:, :1], is_policy, [[1]] * 3, completions)[:2], torch.tensor([1.3, 1.5])
+    )

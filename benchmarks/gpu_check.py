@@ -16,6 +16,7 @@ the others.
 """
 
 import argparse
+import json
 import os
 import subprocess
 import sys
@@ -29,13 +30,13 @@ import torch
 
 BENCHMARKS = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(BENCHMARKS)
-sys.path[:0] = [BENCHMARKS, os.path.join(ROOT, "tests")]
+sys.path.insert(0, BENCHMARKS)
 
 import overhead  # noqa: E402
-from helpers import build_model, build_tokenizer, write_gsm8k_style_teachers  # noqa: E402
 
 from oger_trl.demo.summary import confidence_interval  # noqa: E402
-from oger_trl.demo.tasks import addition_task  # noqa: E402
+from oger_trl.demo.tasks import ADDITION_TEACHERS, addition_task  # noqa: E402
+from oger_trl.tiny_policy import build_model, build_tokenizer  # noqa: E402
 
 ACCELERATE_CONFIGS = os.path.join(ROOT, "recipes", "accelerate_configs")
 NOTEBOOK = os.path.join(ROOT, "notebooks", "oger_lora_colab.ipynb")
@@ -156,17 +157,32 @@ def check_zero3(policy: Policy, size: Size, workdir: str, on_gpu: bool) -> Row:
     return Row("zero3", f"{policy.name}, 1 process, {size.train_steps} steps, 8 x 64", "trained and saved the model")
 
 
+def write_addition_as_gsm8k_solutions(path: str, problems: int) -> str:
+    """The demo's addition problems in the format of GSM8K's `example_model_solutions.jsonl` (the notebook's input):
+    a ground truth and four model solutions ending in `A: N`, from the demo's teacher styles."""
+    styles = list(ADDITION_TEACHERS.values())
+    models = ("6b_finetuning", "6b_verification", "175b_finetuning", "175b_verification")
+    with open(path, "w", encoding="utf-8") as f:
+        for a, b in [(a, b) for a in range(10) for b in range(10)][:problems]:
+            record = {"question": f"What is {a} + {b}?", "ground_truth": f"{a} + {b} = {a + b}\nA: {a + b}"}
+            for i, model in enumerate(models):
+                text = styles[i % len(styles)].format(a=a, b=b, c=a + b)
+                record[model] = {"solution": f"{text}\nA: {a + b}", "is_correct": True}
+            f.write(json.dumps(record) + "\n")
+    return path
+
+
 def check_lora_notebook(policy: Policy, size: Size, workdir: str, on_gpu: bool) -> Row:
     import nbformat
     from nbclient import NotebookClient
 
     parameters = {
         "MODEL_ID": policy.path,
-        "TEACHER_DATA": write_gsm8k_style_teachers(os.path.join(workdir, "teachers.jsonl"), n=24),
+        "TEACHER_DATA": write_addition_as_gsm8k_solutions(os.path.join(workdir, "teachers.jsonl"), problems=24),
         "DATASET_SIZE": 16,
         "MAX_STEPS": size.train_steps + 2,
         "NUM_GENERATIONS": 8 if on_gpu else 4,
-        "MAX_COMPLETION_LENGTH": 128 if on_gpu else 32,
+        "MAX_COMPLETION_LENGTH": 128 if on_gpu else 64,
         "USE_VLLM": False,
         "PUSH_TO_HUB": False,
         "OUTPUT_DIR": os.path.join(workdir, "lora-out"),

@@ -15,7 +15,6 @@ stages can be compared with the measured ratio.
 import argparse
 import os
 import statistics
-import sys
 import tempfile
 import time
 from collections import defaultdict
@@ -100,8 +99,7 @@ def load_policy(name: str):
 
         path = smollm2_dir()
         return lambda: AutoModelForCausalLM.from_pretrained(path), AutoTokenizer.from_pretrained(path)
-    sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tests"))
-    from helpers import build_model, build_tokenizer
+    from oger_trl.tiny_policy import build_model, build_tokenizer
 
     tokenizer = build_tokenizer()
     return lambda: build_model(tokenizer), tokenizer

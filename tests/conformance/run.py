@@ -159,14 +159,31 @@ def run_mode(mode: str, junit_dir: Path, fixture_dir: Path, args) -> ModeRun:
         run.wall_s = time.time() - start
         shutil.rmtree(workdir, ignore_errors=True)
     if junit.exists():
-        run.results = parse_junit(junit)
-        run.properties = {
-            p.get("name"): p.get("value") for p in ET.parse(junit).getroot().iter("property") if p.get("name")
-        }
+        load_junit(run, junit)
     if not run.results:
         run.problem = f"pytest exited with {run.returncode} and no test results: see {log}"
     print(f"=== mode {mode}: exit {run.returncode}, {run.wall_s:.0f}s, log {log}", flush=True)
     return run
+
+
+def recorded_run(mode: str, junit_dir: Path) -> ModeRun:
+    """A mode's results from its junit file, written by an earlier run."""
+    junit = junit_dir / f"mode-{mode}.xml"
+    run = ModeRun(mode, log=junit_dir / f"mode-{mode}.log")
+    if not junit.exists():
+        run.problem = f"no {junit}"
+        return run
+    load_junit(run, junit)
+    run.wall_s = sum(float(suite.get("time", 0) or 0) for suite in ET.parse(junit).getroot().iter("testsuite"))
+    return run
+
+
+def load_junit(run: ModeRun, junit: Path) -> None:
+    """The results and the plugin's recorded properties (trainer and config used) of a mode's junit file."""
+    run.results = parse_junit(junit)
+    run.properties = {
+        p.get("name"): p.get("value") for p in ET.parse(junit).getroot().iter("property") if p.get("name")
+    }
 
 
 def regressions(runs: dict[str, ModeRun]) -> list[tuple[str, dict[str, Result], str]]:
@@ -270,6 +287,12 @@ def parse_args(argv=None):
     parser.add_argument(
         "--strict", action="store_true", help="--fail-on-defect, and exit 1 when TRL's own trainer (A) fails a test"
     )
+    parser.add_argument(
+        "--from-junit",
+        type=Path,
+        default=None,
+        help="report on the mode-X.xml files already in this folder (e.g. modes run as separate processes)",
+    )
     parser.add_argument("pytest_args", nargs="*", help="extra pytest arguments (after --)")
     args = parser.parse_args(argv)
     args.modes = [m.strip().upper() for m in args.modes.split(",") if m.strip()]
@@ -285,10 +308,14 @@ def main(argv=None) -> int:
     if args.rebuild_fixtures or read_manifest(fixture_dir) is None:
         build = [sys.executable, str(HERE / "fixtures.py"), "--dir", str(fixture_dir)]
         subprocess.run(build + (["--force"] if args.rebuild_fixtures else []), check=True, stdout=subprocess.DEVNULL)
-    junit_dir = (args.junit_dir or Path(tempfile.mkdtemp(prefix="oger-conformance-junit-"))).resolve()
-    junit_dir.mkdir(parents=True, exist_ok=True)
-    start = time.time()
-    runs = {mode: run_mode(mode, junit_dir, fixture_dir, args) for mode in args.modes}
+    if args.from_junit:
+        junit_dir, start = args.from_junit.resolve(), time.time()
+        runs = {mode: recorded_run(mode, junit_dir) for mode in args.modes}
+    else:
+        junit_dir = (args.junit_dir or Path(tempfile.mkdtemp(prefix="oger-conformance-junit-"))).resolve()
+        junit_dir.mkdir(parents=True, exist_ok=True)
+        start = time.time()
+        runs = {mode: run_mode(mode, junit_dir, fixture_dir, args) for mode in args.modes}
     text = report(runs, args, fixture_dir)
     text += f"\nTotal wall time: {time.time() - start:.0f} s. Junit XML and logs: {junit_dir}.\n"
     print("\n" + text)

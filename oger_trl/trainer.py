@@ -57,6 +57,7 @@ from .exploration import (
     verifiable_reward,
 )
 from .generation_rows import replace_completion
+from .hub import card_without_fake_links, oger_card_section, with_oger_section
 from .paths import is_local_path
 from .rewards import require_reward_columns
 from .rgpo import GuidanceIO, GuidedRegeneration, prompt_budget
@@ -285,37 +286,13 @@ class OGERTrainer(GRPOTrainer):
             return
         with open(path, encoding="utf-8") as f:
             card = f.read()
-        card = _card_without_fake_links(card, get_config_model_id(self.model.config), local_dataset)
+        card = card_without_fake_links(card, get_config_model_id(self.model.config), local_dataset)
         if not self.hub_model_id:
             card = card.replace('model="None"', f'model="{os.path.abspath(self.args.output_dir)}"')
-        section = self._model_card_section()
-        marker = "### Framework versions"
-        card = card.replace(marker, section + marker, 1) if marker in card else card + "\n" + section
+        grpo = dict(loss_type=self.loss_type, scale_rewards=self.scale_rewards, beta=self.beta)
+        card = with_oger_section(card, oger_card_section(self.args, self.teacher_counts, self.recipe, **grpo))
         with open(path, "w", encoding="utf-8") as f:
             f.write(card)
-
-    def _model_card_section(self) -> str:
-        args = self.args
-        teachers = ", ".join(
-            f"{name} ({count} completion{'s' if count != 1 else ''})" for name, count in self.teacher_counts.items()
-        )
-        lines = [
-            "### OGER",
-            "",
-            f"- Teachers: {teachers or 'none recorded'}",
-            f"- Recipe: `{self.recipe}`" if self.recipe else None,
-            f"- Hybrid groups: {args.num_offline_per_group} of {args.num_generations} completions per group replaced "
-            f"by teacher completions ({args.replacement_strategy} strategy), trained with policy shaping "
-            f"(gamma = {args.off_policy_shaping_gamma})",
-            f"- Exploration reward: coef {args.exploration_coef} x divergence x "
-            f"{'exp(-H_last)' if args.entropy_modulation == 'exp_neg' else '1'} x verifiable reward, divergence "
-            f"measured with `{args.encoder_name_or_path}`",
-            f"- GRPO: loss_type `{self.loss_type}`, scale_rewards `{self.scale_rewards}`, beta {self.beta}, "
-            f"learning rate {args.learning_rate}",
-            "",
-            "",
-        ]
-        return "\n".join(line for line in lines if line is not None)
 
     # --- hook 1: one context for the batch, the sample source out ----------------------------------------------------
     def _generate_and_score_completions(self, inputs: list[dict]) -> dict:
@@ -598,16 +575,6 @@ _UNSUPPORTED_VISION = (
     "OGERTrainer supports text-only models: its last-token entropy pass and teacher splicing are text-only. Pass a "
     "tokenizer as `processing_class` (not a multimodal processor), or train vision-language models with GRPOTrainer."
 )
-
-
-def _card_without_fake_links(card: str, base_model: str | None, local_dataset: str | None) -> str:
-    """TRL's card links the base model and dataset to the Hub; name local ones as paths instead."""
-    lines = card.split("\n")
-    for i, line in enumerate(lines):
-        if line.startswith("This model is a fine-tuned version of"):
-            line = line.replace("[None](https://huggingface.co/None)", f"the local model `{base_model}`")
-            lines[i] = line[:-1] + f" on the local dataset `{local_dataset}`." if local_dataset else line
-    return "\n".join(lines)
 
 
 _UNSUPPORTED_INPUTS = {

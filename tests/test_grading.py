@@ -9,7 +9,7 @@ import pytest
 from helpers import shared_path
 
 from oger_trl.data.gsm8k import final_answer
-from oger_trl.evaluation.grading import grade_choice, grade_math
+from oger_trl.math_answers import grade_choice, grade_math
 
 GSM8K_TEST = shared_path("data", "gsm8k", "test.jsonl")
 

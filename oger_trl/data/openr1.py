@@ -3,7 +3,7 @@ contract: several datasets, one per teacher, merged on the normalised problem te
 
 from datasets import Dataset
 
-from ..evaluation.grading import grade_math
+from ..math_answers import grade_math
 from .prepare import PrepareReport, Problem, Trace, normalize_problem
 
 OPENR1_INSTRUCTION = "Please reason step by step, and put your final answer within \\boxed{}."

@@ -3,7 +3,7 @@
 Every `every_steps` optimizer steps the policy answers every held-out problem greedily (batched) and the answers are
 scored by the run's reward function, so "accuracy" means exactly what the training reward means (for `accuracy_reward`:
 a correct answer in a form math-verify reads as LaTeX, e.g. `\\boxed{7}`). A lenient score (math-verify also reading a
-bare final number, `oger_trl.evaluation.grading.grade_math`) shows how much of a gain is the answer format.
+bare final number, `oger_trl.math_answers.grade_math`) shows how much of a gain is the answer format.
 """
 
 from collections.abc import Callable
@@ -13,7 +13,7 @@ from datasets import Dataset
 from transformers import TrainerCallback
 
 from ..evaluation.callback import policy_generator
-from ..evaluation.grading import grade_math
+from ..math_answers import grade_math
 
 ACCURACY = "heldout/accuracy"
 LENIENT_ACCURACY = "heldout/accuracy_lenient"

@@ -1,7 +1,7 @@
 """`oger-trl evaluate`: the paper's benchmarks, sampled k times, graded with math-verify, scored avg@k and pass@k."""
 
+from ..math_answers import Grade, grade_choice, grade_math
 from .benchmarks import BENCHMARKS, Benchmark, EvalItem, load_items
-from .grading import Grade, grade_choice, grade_math
 from .metrics import pass_at_k, summarize
 from .runner import evaluate
 

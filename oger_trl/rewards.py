@@ -10,9 +10,23 @@ import torch
 from trl.rewards import accuracy_reward, get_soft_overlong_punishment, reasoning_accuracy_reward, think_format_reward
 
 from .errors import UsageError
+from .generation_rows import completion_text
+from .math_answers import grade_math, math_gold
+
+
+def math_answer_reward(completions: list, solution: list[str], **kwargs) -> list[float | None]:
+    """1.0 when a completion's answer (a `\\boxed{}` one first) is math-verify-equivalent to its `solution`, else 0.0;
+    None (unscorable) when the gold answer does not parse. The grader of `oger-trl prepare` and `oger-trl evaluate`
+    (`oger_trl.math_answers`), so a teacher completion that `prepare` keeps scores 1.0 in training."""
+    return [
+        float(grade_math(completion_text(c), gold).correct) if math_gold(gold) else None
+        for c, gold in zip(completions, solution, strict=True)
+    ]
+
 
 REWARD_FUNCS: dict[str, Callable] = {
     "accuracy_reward": accuracy_reward,
+    "math_answer_reward": math_answer_reward,
     "reasoning_accuracy_reward": reasoning_accuracy_reward,
     "think_format_reward": think_format_reward,
     "get_soft_overlong_punishment": get_soft_overlong_punishment(max_completion_len=1280, soft_punish_cache=256),

@@ -56,7 +56,7 @@ from .exploration import (
     prompts_with_fitting_teachers,
     verifiable_reward,
 )
-from .generation_rows import replace_completion
+from .generation_rows import completion_text, replace_completion
 from .hub import card_without_fake_links, oger_card_section, with_oger_section
 from .paths import is_local_path
 from .rewards import require_reward_columns
@@ -94,13 +94,6 @@ class TeacherSet:
 
     texts: tuple[str, ...]
     names: tuple[str, ...]
-
-
-def completion_text(completion: str | list[dict]) -> str:
-    """The text of a completion as TRL's `_generate` returns it (a string, or one assistant message)."""
-    if isinstance(completion, str):
-        return completion
-    return completion[0].get("content") or ""
 
 
 class OGERTrainer(GRPOTrainer):

@@ -2,6 +2,7 @@
 fresh encodings, last-token entropy from a plain forward of the policy, verifiable reward from the reward columns."""
 
 import math
+import os
 from unittest.mock import patch
 
 import pytest
@@ -14,11 +15,17 @@ from helpers import (
     record_online_generation,
     reference_divergence,
     reference_last_entropy,
+    shared_path,
 )
 from trl import GRPOConfig, GRPOTrainer
 from trl.rewards import accuracy_reward
 
+from oger_trl.data.gsm8k import gsm8k_teacher_dataset
+from oger_trl.demo.tasks import addition_task
+from oger_trl.rewards import math_answer_reward
 from oger_trl.trainer import completion_text
+
+GSM8K_SOLUTIONS = shared_path("data", "gsm8k", "example_model_solutions.jsonl")
 
 # The three sources of H_last: the logits seen while transformers decodes; TRL's own no-grad log-prob pass, which runs
 # when gradient_accumulation_steps % steps_per_generation != 0; one extra no-grad forward (continuous batching hides
@@ -153,3 +160,32 @@ def test_online_reward_metric_is_the_verifiable_reward_of_the_policy_rows_only(t
     (logged,) = trainer._metrics["train"]["oger/online_reward/mean"]
     assert logged == pytest.approx(sum(online) / len(online), abs=1e-6)
     assert logged != pytest.approx(sum(verifiable) / len(verifiable), abs=1e-3)  # the teacher rows would change it
+
+
+def agreement(completions: list[str], golds: list[str]) -> tuple[list, list]:
+    messages = [[{"role": "assistant", "content": c}] for c in completions]
+    return math_answer_reward(messages, golds), accuracy_reward(messages, golds)
+
+
+def test_the_package_grader_agrees_with_accuracy_reward_on_boxed_answers():
+    # the demo's three teacher styles for its 60 training problems, each also with its answer off by one
+    completions, golds = [], []
+    for row in addition_task().train:
+        for text in row["teacher_completions"]:
+            wrong = text.replace(f"{{{row['solution']}}}", f"{{{int(row['solution']) + 1}}}")
+            completions += [text, wrong]
+            golds += [row["solution"]] * 2
+    ours, trl = agreement(completions, golds)
+    assert ours == trl
+    assert ours[0::2] == [1.0] * (len(ours) // 2) and ours[1::2] == [0.0] * (len(ours) // 2)
+
+
+@pytest.mark.skipif(not os.path.exists(GSM8K_SOLUTIONS), reason=f"shared GSM8K data not found at {GSM8K_SOLUTIONS}")
+def test_gsm8k_teachers_kept_by_prepare_score_one_with_either_grader():
+    # `prepare` keeps a teacher completion when the package grader marks it correct; training must agree
+    dataset = gsm8k_teacher_dataset(GSM8K_SOLUTIONS).select(range(100))
+    completions = [text for row in dataset for text in row["teacher_completions"]]
+    golds = [row["solution"] for row in dataset for _ in row["teacher_completions"]]
+    ours, trl = agreement(completions, golds)
+    assert ours == [1.0] * len(completions)
+    assert trl == ours

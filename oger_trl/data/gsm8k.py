@@ -5,11 +5,11 @@
 and calculator annotations (`<<3*4=12>>`) are removed.
 """
 
-import json
 import re
 
 from datasets import Dataset
 
+from .loading import load_table
 from .prepare import Problem, Trace, assemble
 
 GSM8K_TEACHERS = ("6b_finetuning", "6b_verification", "175b_finetuning", "175b_verification")
@@ -37,11 +37,6 @@ def gsm8k_prompt(question: str) -> list[dict]:
     return [{"role": "user", "content": f"{question.strip()}\n{INSTRUCTION}"}]
 
 
-def read_jsonl(path: str) -> list[dict]:
-    with open(path, encoding="utf-8") as f:
-        return [json.loads(line) for line in f if line.strip()]
-
-
 def gsm8k_problems(path: str) -> list[Problem]:
     """Problems of `example_model_solutions.jsonl`, each with its four model solutions as candidate teacher traces and
     the reference solution as rationale."""
@@ -55,7 +50,7 @@ def gsm8k_problems(path: str) -> list[Problem]:
             ],
             rationale=boxed_solution(record["ground_truth"]),
         )
-        for record in read_jsonl(path)
+        for record in load_table(path)
     ]
 
 

@@ -1,8 +1,10 @@
 """Offline building blocks shared by the tests and their subprocess scripts: a tiny Qwen2 policy with a tokenizer
 trained in-process, a synthetic arithmetic dataset with teacher completions, and small reward functions."""
 
+import functools
 import os
 
+import pytest
 import torch
 from datasets import Dataset
 
@@ -24,6 +26,26 @@ def shared_path(*parts: str) -> str:
     ]
     paths = [os.path.join(c, *parts) for c in candidates if c]
     return next((p for p in paths if os.path.exists(p)), paths[-1])
+
+
+def needs_shared(path: str):
+    """For tests that read the shared data folder: skipped with the path where it is absent (a laptop without it),
+    failed with the same message where it must be there (CI sets OGER_REQUIRE_SHARED_DATA=1)."""
+
+    def decorate(test):
+        if os.path.exists(path):
+            return test
+        message = f"shared data not found at {path}: set OGER_SHARED_DIR to the folder holding data/gsm8k"
+        if not os.environ.get("OGER_REQUIRE_SHARED_DATA"):
+            return pytest.mark.skip(reason=message)(test)
+
+        @functools.wraps(test)
+        def missing(*args, **kwargs):
+            pytest.fail(message)
+
+        return missing
+
+    return decorate
 
 
 def arithmetic_dataset(

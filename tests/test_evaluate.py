@@ -10,7 +10,7 @@ import sys
 import time
 
 import pytest
-from helpers import build_model, shared_path
+from helpers import build_model, needs_shared, shared_path
 
 from oger_trl.evaluation.benchmarks import load_items
 from oger_trl.evaluation.generation import Completion
@@ -19,7 +19,7 @@ from oger_trl.evaluation.runner import EvalSettings, evaluate
 
 GSM8K_TEST = shared_path("data", "gsm8k", "test.jsonl")
 OGER_TRL = os.path.join(os.path.dirname(sys.executable), "oger-trl")
-needs_gsm8k = pytest.mark.skipif(not os.path.exists(GSM8K_TEST), reason=f"shared GSM8K data not found at {GSM8K_TEST}")
+needs_gsm8k = needs_shared(GSM8K_TEST)
 
 
 @pytest.fixture(scope="module")

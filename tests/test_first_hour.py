@@ -11,7 +11,7 @@ from unittest.mock import patch
 
 import pytest
 from datasets import Dataset
-from helpers import arithmetic_dataset, make_trainer, shared_path
+from helpers import arithmetic_dataset, make_trainer, needs_shared, shared_path
 
 from oger_trl.cli import main as oger_trl
 from oger_trl.data.loading import load_table
@@ -340,7 +340,7 @@ class _Echo:
         return [[Completion(f"\\boxed{{{p.split('+')[0]}}}", 3, False)] * n for p in prompts]
 
 
-@pytest.mark.skipif(not os.path.exists(shared_path("data", "gsm8k", "test.jsonl")), reason="shared GSM8K data absent")
+@needs_shared(shared_path("data", "gsm8k", "test.jsonl"))
 def test_training_on_gsm8k_teacher_problems_is_flagged_when_evaluating_gsm8k_test(tmp_path):
     from oger_trl.data.gsm8k import gsm8k_teacher_dataset
     from oger_trl.evaluation.benchmarks import load_items
@@ -413,3 +413,15 @@ def test_the_demo_without_its_extra_names_the_extra(monkeypatch):
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "scipy" else find_spec(name, *a))
     with pytest.raises(SystemExit, match=r"needs the demo extra \(scipy missing\): pip install 'oger-trl\[demo\]'"):
         main(["demo", "--steps", "1"])
+
+
+def test_tests_on_shared_data_skip_where_it_is_absent_and_fail_where_it_must_be(monkeypatch):
+    def uses_data():
+        return "ran"
+
+    monkeypatch.delenv("OGER_REQUIRE_SHARED_DATA", raising=False)
+    assert any(mark.name == "skip" for mark in needs_shared("/no/such/file")(uses_data).pytestmark)
+    monkeypatch.setenv("OGER_REQUIRE_SHARED_DATA", "1")  # as in CI
+    with pytest.raises(pytest.fail.Exception, match="shared data not found at /no/such/file: set OGER_SHARED_DIR"):
+        needs_shared("/no/such/file")(uses_data)()
+    assert needs_shared(__file__)(uses_data)() == "ran"

@@ -2,11 +2,10 @@
 time on pathological outputs."""
 
 import json
-import os
 import time
 
 import pytest
-from helpers import shared_path
+from helpers import needs_shared, shared_path
 
 from oger_trl.data.gsm8k import final_answer
 from oger_trl.math_answers import grade_choice, grade_math
@@ -14,7 +13,7 @@ from oger_trl.math_answers import grade_choice, grade_math
 GSM8K_TEST = shared_path("data", "gsm8k", "test.jsonl")
 
 
-@pytest.mark.skipif(not os.path.exists(GSM8K_TEST), reason=f"shared GSM8K data not found at {GSM8K_TEST}")
+@needs_shared(GSM8K_TEST)
 def test_gsm8k_golds_parse_and_grade():
     with open(GSM8K_TEST) as f:
         items = [json.loads(line) for line in f]

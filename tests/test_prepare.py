@@ -2,13 +2,12 @@
 correct, non-duplicate traces that fit, with a report of what was kept and dropped and why."""
 
 import json
-import os
 import re
 from pathlib import Path
 
 import pytest
 from datasets import Dataset
-from helpers import shared_path
+from helpers import needs_shared, shared_path
 
 from oger_trl.cli import main as cli
 from oger_trl.data.loading import load_table
@@ -116,7 +115,7 @@ def test_sources_in_the_wrong_format_are_named(tmp_path):
         cli(["prepare", "openr1", "--source", f"x={path}", "--output", str(tmp_path / "o.jsonl")])
 
 
-@pytest.mark.skipif(not os.path.exists(GSM8K_SOLUTIONS), reason=f"shared GSM8K data not found at {GSM8K_SOLUTIONS}")
+@needs_shared(GSM8K_SOLUTIONS)
 def test_gsm8k_model_solutions_become_four_teacher_rows(tmp_path):
     out, report_path = tmp_path / "gsm8k.parquet", tmp_path / "report.json"
     cli(["prepare", "gsm8k", "--input", GSM8K_SOLUTIONS, "--output", str(out), "--report", str(report_path)])

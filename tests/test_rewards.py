@@ -2,7 +2,6 @@
 fresh encodings, last-token entropy from a plain forward of the policy, verifiable reward from the reward columns."""
 
 import math
-import os
 from unittest.mock import patch
 
 import pytest
@@ -12,6 +11,7 @@ from helpers import (
     build_model,
     letter_reward,
     make_trainer,
+    needs_shared,
     record_online_generation,
     reference_divergence,
     reference_last_entropy,
@@ -180,7 +180,7 @@ def test_the_package_grader_agrees_with_accuracy_reward_on_boxed_answers():
     assert ours[0::2] == [1.0] * (len(ours) // 2) and ours[1::2] == [0.0] * (len(ours) // 2)
 
 
-@pytest.mark.skipif(not os.path.exists(GSM8K_SOLUTIONS), reason=f"shared GSM8K data not found at {GSM8K_SOLUTIONS}")
+@needs_shared(GSM8K_SOLUTIONS)
 def test_gsm8k_teachers_kept_by_prepare_score_one_with_either_grader():
     # `prepare` keeps a teacher completion when the package grader marks it correct; training must agree
     dataset = gsm8k_teacher_dataset(GSM8K_SOLUTIONS).select(range(100))

@@ -4,7 +4,6 @@ trained in-process, a synthetic arithmetic dataset with teacher completions, and
 import functools
 import os
 
-import pytest
 import torch
 from datasets import Dataset
 
@@ -31,6 +30,8 @@ def shared_path(*parts: str) -> str:
 def needs_shared(path: str):
     """For tests that read the shared data folder: skipped with the path where it is absent (a laptop without it),
     failed with the same message where it must be there (CI sets OGER_REQUIRE_SHARED_DATA=1)."""
+
+    import pytest  # here, not at the top: scripts run in a user's environment import this module too
 
     def decorate(test):
         if os.path.exists(path):

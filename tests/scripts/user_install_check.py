@@ -8,7 +8,9 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from helpers import arithmetic_dataset, build_model, build_tokenizer
+from helpers import arithmetic_dataset
+
+from oger_trl.tiny_policy import build_model, build_tokenizer
 
 OGER_TRL = os.path.join(os.path.dirname(sys.executable), "oger-trl")
 RECIPE = """\

@@ -82,7 +82,6 @@ FIRST_ADDED_ID = 151643
 VOCAB_SIZE = FIRST_ADDED_ID + len(QWEN_ADDED_TOKENS)  # 151669, Qwen3's len(tokenizer)
 EOS_TOKEN, PAD_TOKEN = "<|im_end|>", "<|endoftext|>"
 TRAINED_VOCAB = 2048
-QWEN2_PRETOKENIZE_REGEX = r"""(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"""
 
 # Teacher completions of mode C (short enough for max_completion_length=8 of the stand-in tokenizer, EOS included).
 TEACHERS = (["Yes."], ["alice"]), (["Yes.", "No idea."], ["alice", "bob"])
@@ -247,25 +246,15 @@ def _filler_pieces(n: int, taken: set[str]):
 
 def build_tokenizer(zen: Path):
     """A byte-level BPE (Qwen2's pre-tokenizer) trained on the zen texts, padded to Qwen's ids."""
-    from tokenizers import Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
+    from tokenizers import Tokenizer
     from transformers import PreTrainedTokenizerFast
+
+    from oger_trl.tiny_policy import train_byte_level_bpe
 
     corpus = zen_texts(zen)
     corpus += [text for texts, _ in TEACHERS for text in texts] * 50
     corpus += ["system", "user", "assistant", "You are Qwen, created by Alibaba Cloud. You are a helpful assistant."]
-    tok = Tokenizer(models.BPE())
-    tok.normalizer = normalizers.NFC()
-    tok.pre_tokenizer = pre_tokenizers.Sequence(
-        [
-            pre_tokenizers.Split(Regex(QWEN2_PRETOKENIZE_REGEX), behavior="isolated", invert=False),
-            pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
-        ]
-    )
-    tok.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(
-        vocab_size=TRAINED_VOCAB, initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False
-    )
-    tok.train_from_iterator(corpus, trainer=trainer)
+    tok = train_byte_level_bpe(corpus, TRAINED_VOCAB)
     spec = json.loads(tok.to_str())
     vocab = spec["model"]["vocab"]
     trained = len(vocab)

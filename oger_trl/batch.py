@@ -67,6 +67,12 @@ class BatchContext:
     prompt_ids: list[list[int]] = field(default_factory=list)
     divergence: torch.Tensor | None = None  # (B_local,) D of the online rows; NaN for the others and without teachers
     entropies: torch.Tensor | None = None  # (B_local, >= C) per-token policy entropies, when some pass gave them
+    oger_applies: bool = True  # False when TRL's tools, environments or rollout_func made the rows (OGER off)
+
+    def left_to_trl(self, num_rows: int) -> None:
+        """The rows are TRL's alone: all online, no divergence, no exploration reward."""
+        self.oger_applies = False
+        self.origins = [POLICY] * num_rows
 
     @property
     def is_policy(self) -> torch.Tensor:

@@ -327,7 +327,7 @@ class OGERConfig(GRPOConfig):
                 "which would blow the small exploration reward up to unit variance. Set "
                 "`multi_objective_aggregation='sum_then_normalize'`."
             )
-        if self.remove_unused_columns and (self.uses_teachers or self.guidance):
+        if self.remove_unused_columns and self.oger_active:
             raise UsageError(
                 "OGER needs `remove_unused_columns=False`: with True, the trainer drops the teacher column "
                 f"('{self.teacher_completions_column}') before it reaches the trainer. Set `remove_unused_columns=False`."
@@ -338,6 +338,12 @@ class OGERConfig(GRPOConfig):
         """Whether training reads teacher completions: to splice them (k > 0) or to measure the divergence that the
         exploration reward pays for (coef > 0). When neither, a training dataset needs no teacher column."""
         return self.num_offline_per_group > 0 or self.exploration_coef > 0
+
+    @property
+    def oger_active(self) -> bool:
+        """Whether OGER changes training at all: it uses teachers or RGPO guidance. When not, `OGERTrainer` trains as
+        `GRPOTrainer` and accepts what only GRPO supports (`tools`, `environment_factory`, `rollout_func`)."""
+        return self.uses_teachers or self.guidance
 
 
 def bf16_hardware_available() -> bool:

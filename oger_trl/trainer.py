@@ -141,7 +141,10 @@ class OGERTrainer(GRPOTrainer):
             args = OGERConfig(f"{model_name.split('/')[-1]}-OGER")
         if not isinstance(args, OGERConfig):
             raise TypeError(f"OGERTrainer needs `args` to be an OGERConfig, got {type(args).__name__}.")
-        _reject_unsupported_inputs(tools, rollout_func, environment_factory, processing_class)
+        if args.oger_active:  # with OGER off these are GRPO's to handle, and OGER leaves such batches alone
+            _reject_unsupported_inputs(tools, rollout_func, environment_factory)
+        if isinstance(processing_class, ProcessorMixin):
+            raise ValueError(_UNSUPPORTED_VISION)
         summaries = {}
         for name, dataset in _named_datasets(train_dataset, eval_dataset):
             training = name == "train_dataset"
@@ -171,6 +174,9 @@ class OGERTrainer(GRPOTrainer):
             optimizers=optimizers,
             quantization_config=quantization_config,
             peft_config=peft_config,
+            tools=tools,
+            rollout_func=rollout_func,
+            environment_factory=environment_factory,
         )
         if self._is_vlm:
             raise ValueError(_UNSUPPORTED_VISION)
@@ -296,8 +302,11 @@ class OGERTrainer(GRPOTrainer):
 
     # --- hook 2: RGPO guidance, divergence and splice ---------------------------------------------------------------
     def _generate(self, prompts: list):
-        if getattr(self, "rollout_func", None) is not None:  # refused in __init__; reachable only by bypassing it
-            raise _unsupported("rollout_func")
+        if self._rollouts_by_trl():  # OGER is off (see __init__): TRL's rows, untouched
+            output = GenerationOutput(*super()._generate(prompts))
+            if (batch := current_batch()) is not None:
+                batch.left_to_trl(len(output.completions))
+            return tuple(output)
         batch = current_batch()
         if batch is None:
             raise RuntimeError(
@@ -324,6 +333,14 @@ class OGERTrainer(GRPOTrainer):
         batch.divergence = divergence.masked_fill(~batch.is_policy, float("nan"))
         batch.entropies = recorder.entropies() if recorder else None
         return tuple(result)
+
+    def _rollouts_by_trl(self) -> bool:
+        """Whether TRL's tools, environments or `rollout_func` produce the completions (accepted only with OGER off)."""
+        return (
+            getattr(self, "rollout_func", None) is not None
+            or bool(getattr(self, "tools", None))
+            or getattr(self, "environment_factories", None) is not None
+        )
 
     def _teachers_of(self, row: dict) -> TeacherSet:
         texts = row.get(self.args.teacher_completions_column) or []
@@ -423,6 +440,7 @@ class OGERTrainer(GRPOTrainer):
         # gives H_last too when nothing recorded it while decoding; a reference-model pass never does.
         probe = (
             batch is not None
+            and batch.oger_applies
             and batch.entropies is None
             and not torch.is_grad_enabled()
             and input_ids.size(0) == len(batch.origins)
@@ -480,6 +498,10 @@ class OGERTrainer(GRPOTrainer):
         gets TRL's weighting, group normalisation and NaN handling."""
         rewards = super()._calculate_rewards(inputs, prompts, completions, completion_ids_list)
         batch = current_batch()
+        if not batch.oger_applies:
+            bonus = torch.zeros(len(rewards), device=rewards.device)
+            self._log_exploration_column(bonus)
+            return torch.cat([rewards, bonus.unsqueeze(1)], dim=1)
         h_last = self.last_token_entropy.of_rows(
             batch.entropies, batch.is_policy, batch.prompt_ids, completion_ids_list
         )
@@ -505,10 +527,7 @@ class OGERTrainer(GRPOTrainer):
         mode = "train" if self.model.training else "eval"
         n = self.num_generations if mode == "train" else self.num_generations_eval
         metrics = self._metrics[mode]
-        # what TRL logs for each of its reward columns, for the column it does not know by name
-        metrics[f"rewards/{EXPLORATION_REWARD_NAME}/mean"].append(torch.nanmean(bonus).item())
-        metrics[f"rewards/{EXPLORATION_REWARD_NAME}/std"].append(nanstd(bonus).item())
-        self._logs["rewards"][EXPLORATION_REWARD_NAME].extend(bonus.tolist())
+        self._log_exploration_column(bonus)
         metrics["oger/divergence/mean"].append(torch.nanmean(divergence[is_policy]).item())
         metrics["oger/entropy_last/mean"].append(torch.nanmean(h_last[is_policy]).item())
         metrics["oger/exploration_reward/mean"].append(torch.nanmean(bonus[is_policy]).item())
@@ -517,6 +536,13 @@ class OGERTrainer(GRPOTrainer):
         metrics["oger/offline_reward/mean"].append(torch.nanmean(verifiable[~is_policy]).item())
         no_teachers = torch.isnan(divergence).view(-1, n).all(1)  # every online row of the group lacks teachers
         metrics["oger/groups_without_teachers"].append(no_teachers.sum().item())
+
+    def _log_exploration_column(self, bonus: torch.Tensor) -> None:
+        """What TRL logs for each of its reward columns, for the column it does not know by name."""
+        metrics = self._metrics["train" if self.model.training else "eval"]
+        metrics[f"rewards/{EXPLORATION_REWARD_NAME}/mean"].append(torch.nanmean(bonus).item())
+        metrics[f"rewards/{EXPLORATION_REWARD_NAME}/std"].append(nanstd(bonus).item())
+        self._logs["rewards"][EXPLORATION_REWARD_NAME].extend(bonus.tolist())
 
     # --- hook 5: the loss -------------------------------------------------------------------------------------------
     def _compute_loss(self, model, inputs):
@@ -531,7 +557,7 @@ class OGERTrainer(GRPOTrainer):
             loss = super()._compute_loss(model, {**inputs, "advantages": online_advantages})
         if len(captured) != 1:
             raise RuntimeError(f"Expected one policy forward in GRPOTrainer._compute_loss, saw {len(captured)}.")
-        mask = inputs["completion_mask"]  # no tool mask: tools are refused
+        mask = inputs["completion_mask"]  # no tool mask: tools come only with OGER off, where no row is offline
         per_token = policy_shaping_loss(captured[0], advantages, self.args.off_policy_shaping_gamma) * offline
         training = self.model.training
         shaping = aggregate_like_trl(
@@ -579,10 +605,13 @@ _UNSUPPORTED_INPUTS = {
 
 def _unsupported(name: str) -> ValueError:
     why = _UNSUPPORTED_INPUTS[name]
-    return ValueError(f"OGERTrainer does not support `{name}`: {why}. Remove `{name}` or use GRPOTrainer.")
+    return ValueError(
+        f"OGERTrainer does not support `{name}` with OGER on: {why}. Remove `{name}`, or switch OGER off "
+        "(`num_offline_per_group=0`, `exploration_coef=0`, `guidance=False`) to train as GRPOTrainer."
+    )
 
 
-def _reject_unsupported_inputs(tools, rollout_func, environment_factory, processing_class) -> None:
+def _reject_unsupported_inputs(tools, rollout_func, environment_factory) -> None:
     for name, value in (
         ("tools", tools),
         ("rollout_func", rollout_func),
@@ -590,8 +619,6 @@ def _reject_unsupported_inputs(tools, rollout_func, environment_factory, process
     ):
         if value is not None:
             raise _unsupported(name)
-    if isinstance(processing_class, ProcessorMixin):
-        raise ValueError(_UNSUPPORTED_VISION)
 
 
 def _used_teachers(summary, args: OGERConfig) -> dict[str, int]:

@@ -74,9 +74,12 @@ def test_unsupported_options_fail_with_what_to_change(tmp_path, overrides, messa
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        (dict(tools=[len]), "does not support `tools`"),
-        (dict(rollout_func=lambda prompts, trainer: {}), "does not support `rollout_func`"),
-        (dict(environment_factory=object), "does not support `environment_factory`"),
+        (dict(tools=[len]), "does not support `tools` with OGER on.*switch OGER off"),
+        (
+            dict(rollout_func=lambda prompts, trainer: {}),
+            "does not support `rollout_func` with OGER on.*switch OGER off",
+        ),
+        (dict(environment_factory=object), "does not support `environment_factory` with OGER on.*switch OGER off"),
         (dict(processing_class=ProcessorMixin.__new__(ProcessorMixin)), "supports text-only models"),
         (dict(args=GRPOConfig(output_dir="x", use_cpu=True, bf16=False)), "needs `args` to be an OGERConfig"),
     ],

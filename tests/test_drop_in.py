@@ -1,8 +1,9 @@
 """OGERTrainer stands in for GRPOTrainer: GRPO datasets, TRL's own validation and TRL's public reward attributes.
 
 What TRL's GRPO test suite expects of a subclass (see tests/conformance): with OGER switched off a dataset without
-teachers trains as GRPO (bit-exact: test_parity.py), evaluation never needs teachers, TRL's messages reach the user,
-and `reward_funcs` / `reward_processing_classes` / `reward_func_names` hold what the user passed.
+teachers trains as GRPO and accepts GRPO's own rollouts (tools, environments, `rollout_func`; bit-exact:
+test_parity.py), evaluation never needs teachers, TRL's messages reach the user, and `reward_funcs` /
+`reward_processing_classes` / `reward_func_names` hold what the user passed.
 """
 
 from types import SimpleNamespace
@@ -123,11 +124,13 @@ def test_trl_validates_first_with_its_own_messages(tmp_path, tokenizer, encoder)
             build(OGERTrainer, OGERConfig, encoder=encoder, **kwargs)  # ... OGER says too
 
 
-def test_a_rollout_func_is_refused_even_when_init_is_bypassed():
-    trainer = object.__new__(OGERTrainer)  # how TRL's dispatch tests build a trainer
-    trainer.rollout_func = lambda prompts, trainer: {}
-    trainer.args = SimpleNamespace()
-    with pytest.raises(ValueError, match="does not support `rollout_func`"):
+def test_a_rollout_func_reaches_trl_when_init_is_bypassed():
+    trainer = object.__new__(OGERTrainer)  # how TRL's dispatch tests build a trainer: TRL's own checks answer
+    trainer.rollout_func = lambda prompts, trainer: {"prompt_ids": [[1]], "completion_ids": [[2]]}
+    trainer.args = SimpleNamespace(report_to=[])
+    trainer.model = SimpleNamespace(training=True)
+    trainer.use_vllm = False
+    with pytest.raises(ValueError, match=r"rollout_func must return keys \['logprobs'\]"):
         trainer._generate(["prompt"])
 
 

@@ -67,6 +67,9 @@ class BatchContext:
     prompt_ids: list[list[int]] = field(default_factory=list)
     divergence: torch.Tensor | None = None  # (B_local,) D of the online rows; NaN for the others and without teachers
     entropies: torch.Tensor | None = None  # (B_local, >= C) per-token policy entropies, when some pass gave them
+    states: torch.Tensor | None = None  # (B_local, >= C, h) hidden states producing each token, when recorded
+    online_embeddings: torch.Tensor | None = None  # (B_local, d) sentence embeddings of the online completions
+    teacher_embeddings: list[torch.Tensor] = field(default_factory=list)  # per local row, (M_i, d) of its teachers
     oger_applies: bool = True  # False when TRL's tools, environments or rollout_func made the rows (OGER off)
 
     def left_to_trl(self, num_rows: int) -> None:

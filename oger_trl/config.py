@@ -4,11 +4,15 @@ from dataclasses import dataclass, field
 
 from trl import GRPOConfig
 
+from .bonuses import resolve_bonus
 from .errors import UsageError
 from .guidance import DEFAULT_HINT_TEMPLATE
 
 REPLACEMENT_STRATEGIES = ("similarity", "random")
 ENTROPY_MODULATIONS = ("exp_neg", "none")
+COEF_SCHEDULES = ("constant", "linear", "cosine")
+# Bonuses that read no teacher completions: with splicing off, a dataset needs no teacher column for them.
+TEACHERLESS_BONUSES = ("representation", "none")
 LONG_TEXT_MODES = ("truncate", "chunk_mean")
 GUIDED_LOSSES = ("shaped", "on_policy")
 RATIONALE_OVERFLOWS = ("truncate", "skip")
@@ -64,6 +68,28 @@ class OGERConfig(GRPOConfig):
         entropy_modulation (`str`, *optional*, defaults to `"exp_neg"`):
             The confidence factor g(H_last). `"exp_neg"` (OGER): `exp(-H_last)`, so a completion the policy ended with
             confidence earns more. `"none"`: g = 1 (the paper's ablation without entropy modulation).
+        exploration_bonus (`str`, *optional*, defaults to `"divergence"`):
+            What the exploration reward pays for, the B of `exploration_coef * B * g(H_last) * max(R_m, 0)` (in [0, 1];
+            the gating stays: online rows only, correct rows only, the confidence factor). `"divergence"` (OGER): B =
+            D. `"representation"`: the elliptical novelty of the completion's policy representation within its group,
+            `B_i = sqrt(lambda * phi_i^T (Sigma_-i + lambda I)^-1 phi_i)`, phi the unit-normalised mean over the
+            completion's tokens of the final-layer hidden state that produced each token (read from the decoding or
+            the no-grad forward the trainer already runs), Sigma_-i the sum of phi_j phi_j^T over the group's other
+            online completions, lambda = `representation_ridge` (Tuyls, Foster, Krishnamurthy, Ash,
+            "Representation-Based Exploration for Language Models: From Test-Time to Post-Training", arXiv 2510.11686;
+            teachers are not in Sigma: their hidden states would need an extra forward). It needs no teachers.
+            `"none"`: B = 0. Or the dotted path of a function `(oger_trl.bonuses.BonusInputs) -> (B,) tensor` given
+            the gathered batch (divergence, sentence embeddings of completions and teachers, hidden states, group size).
+        representation_ridge (`float`, *optional*, defaults to `1.0`):
+            lambda of the representation bonus, > 0. With unit-norm phi, B is 1 for a completion orthogonal to the
+            rest of its group and sqrt(1 / (m + 1)) for one identical to its m online companions at lambda = 1; a
+            smaller lambda separates near-duplicates more sharply.
+        exploration_coef_schedule (`str`, *optional*, defaults to `"constant"`):
+            How the exploration coefficient moves over training: `"constant"` (OGER), or `"linear"` / `"cosine"` decay
+            from `exploration_coef` at step 0 to `exploration_coef_final` at `max_steps` (the verl script's unused
+            `use_mu_schedule` idea: explore early, exploit late). The value used is logged as `oger/exploration_coef`.
+        exploration_coef_final (`float`, *optional*, defaults to `0.0`):
+            The coefficient a decaying schedule reaches at the last step; >= 0.
 
         > Parameters that control the loss on teacher tokens
 
@@ -182,6 +208,30 @@ class OGERConfig(GRPOConfig):
             "choices": list(ENTROPY_MODULATIONS),
         },
     )
+    exploration_bonus: str = field(
+        default="divergence",
+        metadata={
+            "help": "What the exploration reward pays for (B in coef * B * g(H_last) * max(R_m, 0)): 'divergence' (OGER, "
+            "B = D), 'representation' (elliptical novelty of the policy's hidden states within the group, arXiv "
+            "2510.11686), 'none', or the dotted path of a function (BonusInputs) -> per-row bonus in [0, 1]."
+        },
+    )
+    representation_ridge: float = field(
+        default=1.0,
+        metadata={"help": "lambda of the representation bonus sqrt(lambda * phi^T (Sigma + lambda I)^-1 phi); > 0."},
+    )
+    exploration_coef_schedule: str = field(
+        default="constant",
+        metadata={
+            "help": "'constant', or 'linear' / 'cosine' decay of the exploration coefficient from exploration_coef to "
+            "exploration_coef_final over max_steps; logged as oger/exploration_coef.",
+            "choices": list(COEF_SCHEDULES),
+        },
+    )
+    exploration_coef_final: float = field(
+        default=0.0,
+        metadata={"help": "Coefficient a decaying schedule reaches at max_steps; >= 0."},
+    )
     off_policy_shaping_gamma: float = field(
         default=0.1,
         metadata={
@@ -292,6 +342,12 @@ class OGERConfig(GRPOConfig):
         _require_choice("replacement_strategy", self.replacement_strategy, REPLACEMENT_STRATEGIES)
         _require_choice("entropy_modulation", self.entropy_modulation, ENTROPY_MODULATIONS)
         _require_choice("encoder_long_text", self.encoder_long_text, LONG_TEXT_MODES)
+        _require_choice("exploration_coef_schedule", self.exploration_coef_schedule, COEF_SCHEDULES)
+        resolve_bonus(self.exploration_bonus)  # a wrong name or an unimportable function fails here, not mid-training
+        if self.representation_ridge <= 0:
+            raise UsageError(f"`representation_ridge` must be > 0, got {self.representation_ridge}.")
+        if self.exploration_coef_final < 0:
+            raise UsageError(f"`exploration_coef_final` must be >= 0, got {self.exploration_coef_final}.")
         _require_choice("loss_type", self.loss_type, SUPPORTED_LOSS_TYPES)
         if not 0 <= self.num_offline_per_group < self.num_generations:
             raise UsageError(
@@ -336,8 +392,10 @@ class OGERConfig(GRPOConfig):
     @property
     def uses_teachers(self) -> bool:
         """Whether training reads teacher completions: to splice them (k > 0) or to measure the divergence that the
-        exploration reward pays for (coef > 0). When neither, a training dataset needs no teacher column."""
-        return self.num_offline_per_group > 0 or self.exploration_coef > 0
+        exploration reward pays for (coef > 0 with a bonus that reads teachers). When neither, a training dataset
+        needs no teacher column."""
+        bonus_reads_teachers = self.exploration_coef > 0 and self.exploration_bonus not in TEACHERLESS_BONUSES
+        return self.num_offline_per_group > 0 or bonus_reads_teachers
 
     @property
     def oger_active(self) -> bool:

@@ -13,34 +13,22 @@ from collections.abc import Callable, Iterator
 import torch
 from torch.distributions import Categorical
 
+from .completion_states import StepAligned
 from .exploration import last_token_entropy
 
 
-class DecodingEntropyRecorder:
+class DecodingEntropyRecorder(StepAligned):
     """Column t of `entropies()` is the entropy (nats) of softmax(logits / temperature) that produced completion token
-    t, one row per sequence of the batch being generated.
-
-    The first call of a generation (the prefill, possibly in chunks) sees the whole prompt and yields the distribution
-    of token 0; every later call decodes one token. A multi-token call after decoding started (no KV cache) would
-    break that alignment: the recording is then discarded and `entropies()` returns None.
-    """
+    t, one row per sequence of the batch being generated (alignment: `StepAligned`)."""
 
     def __init__(self, temperature: float):
+        super().__init__()
         self.temperature = temperature
-        self._steps: list[torch.Tensor] = []
-        self._decoding = False
-        self._aligned = True
 
     def _record(self, module, args, kwargs, output) -> None:
         input_ids = kwargs.get("input_ids", args[0] if args else None)
         new_tokens = 1 if input_ids is None else input_ids.size(1)
-        entropy = Categorical(logits=output.logits[:, -1].float() / self.temperature).entropy()
-        if new_tokens > 1:  # (a chunk of) the prefill: its last position predicts token 0
-            self._aligned &= not self._decoding
-            self._steps[:1] = [entropy]
-        else:
-            self._decoding = True
-            self._steps.append(entropy)
+        self._add(Categorical(logits=output.logits[:, -1].float() / self.temperature).entropy(), new_tokens)
 
     @contextlib.contextmanager
     def attached(self, model: torch.nn.Module) -> Iterator["DecodingEntropyRecorder"]:
@@ -52,9 +40,7 @@ class DecodingEntropyRecorder:
 
     def entropies(self) -> torch.Tensor | None:
         """`(B, steps)` float32 CPU tensor, or None when nothing aligned was recorded."""
-        if not self._steps or not self._aligned:
-            return None
-        return torch.stack(self._steps, dim=1).cpu()
+        return self.stacked()
 
 
 class LastTokenEntropy:

@@ -5,6 +5,7 @@ completion i to its prompt's M teacher completions; D_i = clamp(1 - s_i, 0, 1) i
 the policy at the step that produced its last token; R_m_i its verifiable reward.
 """
 
+import math
 from collections.abc import Callable, Sequence
 
 import numpy as np
@@ -136,16 +137,30 @@ def verifiable_reward(rewards: torch.Tensor, weights: torch.Tensor) -> torch.Ten
 
 
 def exploration_reward(
-    divergence: torch.Tensor,
+    bonus: torch.Tensor,
     h_last: torch.Tensor,
     verifiable_reward: torch.Tensor,
     is_policy: torch.Tensor,
     coef: float,
     modulation: str,
 ) -> torch.Tensor:
-    """R_oger = coef * D * g(H_last) * max(R_m, 0) for online completions; 0 for teacher rows, rows without teachers
-    (D is NaN) and rows whose last-token entropy is unknown; NaN where R_m is NaN (unscorable, as in TRL)."""
-    bonus = coef * divergence * confidence_factor(h_last, modulation) * verifiable_reward.clamp(min=0.0)
-    eligible = is_policy & ~torch.isnan(divergence) & ~torch.isnan(h_last)
-    bonus = torch.where(eligible, bonus, torch.zeros_like(bonus))
-    return bonus.masked_fill(torch.isnan(verifiable_reward), float("nan"))
+    """R_explore = coef * B * g(H_last) * max(R_m, 0) for online completions, B the exploration bonus (OGER: the
+    divergence D); 0 for teacher rows, rows the bonus cannot score (B is NaN, e.g. D without teachers) and rows whose
+    last-token entropy is unknown; NaN where R_m is NaN (unscorable, as in TRL)."""
+    reward = coef * bonus * confidence_factor(h_last, modulation) * verifiable_reward.clamp(min=0.0)
+    eligible = is_policy & ~torch.isnan(bonus) & ~torch.isnan(h_last)
+    reward = torch.where(eligible, reward, torch.zeros_like(reward))
+    return reward.masked_fill(torch.isnan(verifiable_reward), float("nan"))
+
+
+def scheduled_coef(initial: float, final: float, schedule: str, step: int, total_steps: int) -> float:
+    """The exploration coefficient at optimizer step `step` of `total_steps`: `"constant"` keeps `initial`; `"linear"`
+    and `"cosine"` decay from `initial` (step 0) to `final` (step `total_steps`, held after)."""
+    if schedule == "constant":
+        return initial
+    progress = min(step / total_steps, 1.0) if total_steps > 0 else 1.0
+    if schedule == "linear":
+        return initial + (final - initial) * progress
+    if schedule == "cosine":
+        return final + (initial - final) * 0.5 * (1.0 + math.cos(math.pi * progress))
+    raise ValueError(f"Unknown exploration coefficient schedule {schedule!r}")

@@ -25,7 +25,7 @@ import warnings
 from collections import Counter
 from collections.abc import Iterator
 from contextvars import ContextVar
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 import trl
@@ -41,7 +41,9 @@ from trl.trainer.utils import get_config_model_id, nanstd, pad
 
 from .batch import POLICY as POLICY_ROW
 from .batch import GenerationOutput, RowOrigin, SampleSource, current_batch, open_batch
+from .bonuses import BONUSES, BonusInputs, resolve_bonus
 from .checkpoints import resume_target
+from .completion_states import DecodingStatesRecorder, ForwardStatesRecorder, mean_completion_state
 from .config import OGERConfig
 from .data import validate_oger_dataset
 from .decoding_entropy import DecodingEntropyRecorder, LastTokenEntropy
@@ -54,6 +56,7 @@ from .exploration import (
     mean_teacher_similarity,
     plan_group_splice,
     prompts_with_fitting_teachers,
+    scheduled_coef,
     verifiable_reward,
 )
 from .generation_rows import completion_text, replace_completion
@@ -186,6 +189,9 @@ class OGERTrainer(GRPOTrainer):
         self.exploration_column = len(self.reward_funcs)
         self.reward_weights = torch.cat([self.reward_weights, torch.ones(1)])
         self.guidance = self._guided_regeneration() if args.guidance else None
+        self.exploration_bonus = resolve_bonus(args.exploration_bonus, args.representation_ridge)
+        # the representation bonus and user bonuses read the policy's hidden states of each completion
+        self.records_states = args.exploration_bonus not in ("divergence", "none")
         self.last_token_entropy = LastTokenEntropy(
             self.eos_token_ids,
             self.mask_truncated_completions,
@@ -315,7 +321,11 @@ class OGERTrainer(GRPOTrainer):
         # transformers' own decoding exposes the logits of every step: H_last without an extra forward
         decodes_here = not self.use_vllm and not self.use_transformers_continuous_batching
         recorder = DecodingEntropyRecorder(self.temperature) if decodes_here else None
-        with recorder.attached(self._decoding_model()) if recorder else contextlib.nullcontext():
+        states = DecodingStatesRecorder() if decodes_here and self.records_states else None
+        with contextlib.ExitStack() as hooks:
+            for attached in (recorder, states):
+                if attached is not None:
+                    hooks.enter_context(attached.attached(self._decoding_model()))
             result = GenerationOutput(*super()._generate(prompts))
         origins = [POLICY_ROW] * len(result.completions)
         guided = set()
@@ -332,6 +342,7 @@ class OGERTrainer(GRPOTrainer):
         batch.prompt_ids, batch.origins = result.prompt_ids, origins
         batch.divergence = divergence.masked_fill(~batch.is_policy, float("nan"))
         batch.entropies = recorder.entropies() if recorder else None
+        batch.states = states.stacked() if states else None
         return tuple(result)
 
     def _rollouts_by_trl(self) -> bool:
@@ -357,6 +368,8 @@ class OGERTrainer(GRPOTrainer):
                 per_row.append(per_row[-1])
             else:
                 per_row.append(self.teacher_embeddings.lookup(list(teacher_set.texts)))
+        batch = current_batch()
+        batch.online_embeddings, batch.teacher_embeddings = online, per_row
         similarity = mean_teacher_similarity(online, torch.cat(per_row), [len(t.texts) for t in teachers])
         return divergence_from_similarity(similarity)
 
@@ -446,11 +459,14 @@ class OGERTrainer(GRPOTrainer):
             and input_ids.size(0) == len(batch.origins)
             and self._is_trained_policy(model)
         )
-        logps, entropies, aux = super()._get_per_token_logps_and_entropies(
-            model, input_ids, attention_mask, logits_to_keep, batch_size, compute_entropy or probe, **kwargs
-        )
+        states = ForwardStatesRecorder(logits_to_keep) if probe and self.records_states else None
+        with states.attached(self._decoding_model()) if states else contextlib.nullcontext():
+            logps, entropies, aux = super()._get_per_token_logps_and_entropies(
+                model, input_ids, attention_mask, logits_to_keep, batch_size, compute_entropy or probe, **kwargs
+            )
         if probe:
             batch.entropies = entropies
+            batch.states = states.stacked() if states else batch.states
         capture = _LOSS_LOGPS.get()
         if capture is not None:
             capture.append(logps)
@@ -510,13 +526,65 @@ class OGERTrainer(GRPOTrainer):
         is_policy = is_policy.bool()
         verifiable = self.verifiable_reward(rewards)
         bonus = exploration_reward(
-            divergence, h_all, verifiable, is_policy, self.args.exploration_coef, self.args.entropy_modulation
+            self._exploration_bonus(batch, divergence, is_policy, completion_ids_list).to(rewards.device),
+            h_all,
+            verifiable,
+            is_policy,
+            self._exploration_coef(),
+            self.args.entropy_modulation,
         )
         self._log_reward_metrics(divergence, h_all, is_policy, verifiable, bonus)
         self._log_completion_extra("source", [origin.label for origin in batch.origins])
         self._log_completion_extra("divergence", batch.divergence.tolist())
         self._log_completion_extra("entropy_last", h_last.tolist())
         return torch.cat([rewards, bonus.unsqueeze(1)], dim=1)
+
+    def _exploration_bonus(self, batch, divergence, is_policy, completion_ids_list) -> torch.Tensor:
+        """B of every gathered row from the configured bonus (collective: every process gathers the same inputs)."""
+        if self.args.exploration_bonus == "divergence":  # OGER: the divergence, already gathered
+            return divergence
+        inputs = BonusInputs(self.num_generations, is_policy.cpu(), divergence.cpu())
+        if self.records_states:
+            inputs = replace(inputs, hidden_states=self._gathered_states(batch, completion_ids_list))
+        if self.args.exploration_bonus not in BONUSES:  # a user's function gets the sentence embeddings too
+            inputs = replace(inputs, **self._gathered_embeddings(batch))
+        return self.exploration_bonus(inputs).float()
+
+    def _gathered_states(self, batch, completion_ids_list) -> torch.Tensor | None:
+        """`(B, h)` mean hidden state of every online completion over processes (NaN elsewhere), or None when no
+        process recorded them."""
+        lengths = torch.tensor([len(ids) for ids in completion_ids_list]).masked_fill(~batch.is_policy, 0)
+        recorded = batch.states is not None and batch.states.size(1) >= int(lengths.max())
+        if not self.accelerator.gather(torch.tensor([int(recorded)], device=self.accelerator.device)).all():
+            return None
+        local = mean_completion_state(batch.states, lengths)
+        return self.accelerator.gather(local.to(self.accelerator.device)).cpu()
+
+    def _gathered_embeddings(self, batch) -> dict:
+        """The sentence embeddings of the online completions (NaN for other rows) and the teachers of every group."""
+        online = batch.online_embeddings.float().masked_fill(~batch.is_policy.unsqueeze(1), float("nan"))
+        layout = RowLayout(self.accelerator.process_index, len(batch.origins), self.num_generations)
+        local_groups = {g: batch.teacher_embeddings[layout.first_local_row(g)].cpu() for g in layout.groups()}
+        teachers = {}
+        for groups in gather_object([local_groups]):
+            teachers.update(groups)
+        return dict(
+            online_embeddings=self.accelerator.gather(online.to(self.accelerator.device)).cpu(),
+            teacher_embeddings=[teachers[g] for g in sorted(teachers)],
+        )
+
+    def _exploration_coef(self) -> float:
+        """The exploration coefficient at this step (`exploration_coef_schedule`), logged as `oger/exploration_coef`."""
+        args = self.args
+        coef = scheduled_coef(
+            args.exploration_coef,
+            args.exploration_coef_final,
+            args.exploration_coef_schedule,
+            self.state.global_step,
+            self.state.max_steps,
+        )
+        self._metrics["train" if self.model.training else "eval"]["oger/exploration_coef"].append(coef)
+        return coef
 
     def verifiable_reward(self, rewards: torch.Tensor) -> torch.Tensor:
         """R_m of each row of TRL's reward columns (the exploration column, when present, excluded)."""

@@ -77,6 +77,18 @@ def letter_reward(completions, **kwargs) -> list[float]:
     return [sum(ch.isascii() and ch.isalpha() for ch in text[:10]) / 10 for text in texts]
 
 
+def nearest_teacher_bonus(inputs) -> torch.Tensor:
+    """A user exploration bonus (`exploration_bonus="helpers.nearest_teacher_bonus"`): 1 - the highest cosine of an
+    online completion to its group's teachers; NaN (no reward) for other rows and groups without teachers."""
+    bonus = torch.full_like(inputs.divergence, float("nan"))
+    n = inputs.group_size
+    for group, teachers in enumerate(inputs.teacher_embeddings):
+        if len(teachers):
+            rows = slice(group * n, (group + 1) * n)
+            bonus[rows] = (1 - (inputs.online_embeddings[rows] @ teachers.T).max(1).values).clamp(0, 1)
+    return bonus
+
+
 def base_config_kwargs(output_dir, cache_dir, **overrides) -> dict:
     kwargs = dict(
         output_dir=str(output_dir),

@@ -5,6 +5,7 @@ import math
 from unittest.mock import patch
 
 import pytest
+import torch
 from helpers import (
     arithmetic_dataset,
     base_config_kwargs,
@@ -189,3 +190,95 @@ def test_gsm8k_teachers_kept_by_prepare_score_one_with_either_grader():
     ours, trl = agreement(completions, golds)
     assert ours == [1.0] * len(completions)
     assert trl == ours
+
+
+def reference_representation(model, prompt_ids: list[int], completion_ids: list[int]) -> torch.Tensor:
+    """The mean over the completion of the last hidden state (after the final norm) at the positions that produced
+    each token: a plain forward with `output_hidden_states`."""
+    with torch.no_grad():
+        out = model(input_ids=torch.tensor([prompt_ids + completion_ids]), output_hidden_states=True)
+    p, c = len(prompt_ids), len(completion_ids)
+    return out.hidden_states[-1][0, p - 1 : p + c - 1].double().mean(0)
+
+
+def direct_novelty(phi: torch.Tensor, others: list[torch.Tensor], ridge: float) -> float:
+    """sqrt(ridge * phi^T (sum_j phi_j phi_j^T + ridge I)^-1 phi) on unit vectors, the h x h matrix inverted."""
+    phi = phi / phi.norm()
+    sigma = ridge * torch.eye(phi.numel(), dtype=torch.float64)
+    for other in others:
+        other = other / other.norm()
+        sigma += torch.outer(other, other)
+    return math.sqrt(ridge * float(phi @ torch.linalg.inv(sigma) @ phi))
+
+
+@SOURCES
+def test_the_representation_bonus_pays_the_novelty_of_the_policys_hidden_states_in_the_group(
+    tmp_path, tokenizer, encoder, geometry
+):
+    ridge = 0.5
+    trainer = make_trainer(
+        tmp_path, tokenizer, encoder, exploration_bonus="representation", representation_ridge=ridge, **geometry
+    )
+    trainer.model.train()
+    rows = next(iter(trainer.get_train_dataloader()))
+    recorded, _ = record_online_generation(trainer, rows)
+    logs, n = trainer._logs, trainer.num_generations
+    online = [i for i in range(len(rows)) if logs["extra"]["source"][i] == "policy"]
+    states = {
+        i: reference_representation(trainer.model, recorded["prompt_ids"][i], recorded["completion_ids"][i])
+        for i in online
+    }
+    checked = 0
+    for i in online:
+        others = [states[j] for j in online if j // n == i // n and j != i]
+        novelty = direct_novelty(states[i], others, ridge)
+        h_last = logs["extra"]["entropy_last"][i]
+        verifiable = logs["rewards"]["accuracy_reward"][i] + logs["rewards"]["letter_reward"][i]
+        expected = novelty * math.exp(-h_last) * verifiable
+        assert logs["rewards"]["oger_exploration"][i] == pytest.approx(expected, abs=1e-4)
+        checked += expected > 0
+    assert checked > 0
+
+
+def trained(tmp_path, tokenizer, encoder, max_steps=3, **overrides):
+    trainer = make_trainer(tmp_path, tokenizer, encoder, max_steps=max_steps, **overrides)
+    trainer.train()
+    return trainer
+
+
+def test_the_divergence_bonus_as_a_user_function_trains_exactly_as_the_default(tmp_path, tokenizer, encoder):
+    """The user-function path (gathered embeddings, recorded hidden states, BonusInputs) changes nothing but B."""
+    default = trained(tmp_path / "default", tokenizer, encoder)
+    plugged = trained(tmp_path / "plugged", tokenizer, encoder, exploration_bonus="oger_trl.bonuses.divergence_bonus")
+    assert default.args.exploration_bonus == "divergence"
+    assert [h.get("loss") for h in plugged.state.log_history] == [h.get("loss") for h in default.state.log_history]
+    assert plugged._logs["rewards"]["oger_exploration"] == default._logs["rewards"]["oger_exploration"]
+    assert any(v > 0 for v in default._logs["rewards"]["oger_exploration"])
+    for (name, a), (_, b) in zip(default.model.named_parameters(), plugged.model.named_parameters(), strict=True):
+        assert torch.equal(a, b), name
+
+
+def test_a_user_bonus_function_replaces_the_divergence_end_to_end(tmp_path, tokenizer, encoder):
+    trainer = make_trainer(tmp_path, tokenizer, encoder, exploration_bonus="helpers.nearest_teacher_bonus")
+    trainer.model.train()
+    rows = next(iter(trainer.get_train_dataloader()))
+    recorded, _ = record_online_generation(trainer, rows)
+    logs = trainer._logs
+    for i, row in enumerate(rows):
+        if logs["extra"]["source"][i] != "policy":
+            assert logs["rewards"]["oger_exploration"][i] == 0.0
+            continue
+        online = encoder.encode([completion_text(recorded["completions"][i])]).double()
+        teachers = encoder.encode(row["teacher_completions"]).double()
+        bonus = max(0.0, 1 - float((online @ teachers.T).max()))
+        verifiable = logs["rewards"]["accuracy_reward"][i] + logs["rewards"]["letter_reward"][i]
+        expected = bonus * math.exp(-logs["extra"]["entropy_last"][i]) * verifiable
+        assert logs["rewards"]["oger_exploration"][i] == pytest.approx(expected, abs=1e-5)
+
+
+def test_the_exploration_coefficient_schedule_is_applied_and_logged_at_each_step(tmp_path, tokenizer, encoder):
+    trainer = trained(
+        tmp_path, tokenizer, encoder, exploration_coef=2.0, exploration_coef_schedule="linear", max_steps=4
+    )
+    logged = [h["oger/exploration_coef"] for h in trainer.state.log_history if "oger/exploration_coef" in h]
+    assert logged == pytest.approx([2.0, 1.5, 1.0, 0.5])  # the value at the step each batch was generated for

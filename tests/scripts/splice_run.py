@@ -59,6 +59,7 @@ def main():
     parser.add_argument("--canned", action="store_true")
     parser.add_argument("--steps", type=int, default=2)
     parser.add_argument("--guidance", action="store_true", help="RGPO on, with hint-aware canned generation")
+    parser.add_argument("--bonus", default="divergence", help="exploration_bonus: a name or a dotted path")
     cli = parser.parse_args()
 
     tokenizer = build_tokenizer()
@@ -72,6 +73,7 @@ def main():
             num_offline_per_group=1,
             guidance=cli.guidance,
             num_guided_generations=2,
+            exploration_bonus=cli.bonus,
         )
     )
     trainer_class = hint_aware(recording_trainer_class()) if cli.guidance else CannedTrainer

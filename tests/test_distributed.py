@@ -127,3 +127,18 @@ def test_rgpo_with_groups_split_across_processes_decides_as_one_process(guided_r
         guided += single["sources"].count("guided")
         split_group += "guided" in single["sources"][4:8]  # rows 4-7: 4-5 on process 0, 6-7 on process 1
     assert guided > 0 and split_group > 0  # transfers happened, also into a group split across the processes
+
+
+@pytest.fixture(scope="module", params=["representation", "helpers.nearest_teacher_bonus"])
+def bonus_runs(request, tmp_path_factory):
+    return one_and_two_processes(tmp_path_factory, torchrun, "--canned", "--bonus", request.param)
+
+
+def test_exploration_bonuses_decide_as_one_process_when_groups_span_processes(bonus_runs):
+    """The representation bonus (hidden states from TRL's no-grad pass, gathered) and a user bonus (gathered sentence
+    embeddings, teachers per group) pay the split group what one process pays it."""
+    one, two = bonus_runs
+    assert_same_decisions(one, two)
+    for single, split in zip(one["batches"], two["batches"], strict=True):
+        assert split["rewards"]["oger_exploration"] == pytest.approx(single["rewards"]["oger_exploration"], abs=1e-5)
+    assert any(v > 0 for batch in one["batches"] for v in batch["rewards"]["oger_exploration"])

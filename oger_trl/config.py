@@ -7,6 +7,7 @@ from trl import GRPOConfig
 from .bonuses import resolve_bonus
 from .errors import UsageError
 from .guidance import DEFAULT_HINT_TEMPLATE
+from .self_teachers import SELECTIONS
 
 REPLACEMENT_STRATEGIES = ("similarity", "random")
 ENTROPY_MODULATIONS = ("exp_neg", "none")
@@ -90,6 +91,16 @@ class OGERConfig(GRPOConfig):
             `use_mu_schedule` idea: explore early, exploit late). The value used is logged as `oger/exploration_coef`.
         exploration_coef_final (`float`, *optional*, defaults to `0.0`):
             The coefficient a decaying schedule reaches at the last step; >= 0.
+        self_teachers (`int`, *optional*, defaults to `0`):
+            Self-teacher pool: up to this many correct (verifiable reward > 0), finished (ending with EOS) online
+            completions of earlier steps join their prompt's teacher set as teacher `self`, so they take part in the
+            divergence and can be spliced like any teacher (the official script's unused `use_history_samples` idea).
+            Kept with their sentence embedding from when they were generated, saved with checkpoints (exact resume)
+            and counted in `oger/self_teachers`. `0` turns the pool off.
+        self_teacher_selection (`str`, *optional*, defaults to `"latest"`):
+            Which completions a full pool keeps per prompt: `"latest"` (the most recently generated) or
+            `"most_divergent"` (the highest divergence from the prompt's teachers, earlier self-teachers included, when
+            generated).
 
         > Parameters that control the loss on teacher tokens
 
@@ -232,6 +243,21 @@ class OGERConfig(GRPOConfig):
         default=0.0,
         metadata={"help": "Coefficient a decaying schedule reaches at max_steps; >= 0."},
     )
+    self_teachers: int = field(
+        default=0,
+        metadata={
+            "help": "Self-teacher pool: up to this many correct online completions of earlier steps per prompt join "
+            "its teacher set as teacher 'self' (divergence and splice). Saved with checkpoints. 0 turns it off."
+        },
+    )
+    self_teacher_selection: str = field(
+        default="latest",
+        metadata={
+            "help": "Which completions a full pool keeps per prompt: 'latest' or 'most_divergent' (from the prompt's "
+            "teachers when generated).",
+            "choices": list(SELECTIONS),
+        },
+    )
     off_policy_shaping_gamma: float = field(
         default=0.1,
         metadata={
@@ -346,6 +372,9 @@ class OGERConfig(GRPOConfig):
         resolve_bonus(self.exploration_bonus)  # a wrong name or an unimportable function fails here, not mid-training
         if self.representation_ridge <= 0:
             raise UsageError(f"`representation_ridge` must be > 0, got {self.representation_ridge}.")
+        _require_choice("self_teacher_selection", self.self_teacher_selection, SELECTIONS)
+        if self.self_teachers < 0:
+            raise UsageError(f"`self_teachers` must be >= 0 (0 turns the pool off), got {self.self_teachers}.")
         if self.exploration_coef_final < 0:
             raise UsageError(f"`exploration_coef_final` must be >= 0, got {self.exploration_coef_final}.")
         _require_choice("loss_type", self.loss_type, SUPPORTED_LOSS_TYPES)

@@ -65,6 +65,7 @@ from .paths import is_local_path
 from .rewards import require_reward_columns
 from .rgpo import GuidanceIO, GuidedRegeneration, prompt_budget
 from .row_layout import RowLayout
+from .self_teachers import SELF_TEACHER, SelfCompletion, SelfTeacherPool
 from .shaping import aggregate_like_trl, policy_shaping_loss
 from .teacher_cache import TeacherEmbeddings
 
@@ -201,6 +202,9 @@ class OGERTrainer(GRPOTrainer):
             ),
         )
         self.teacher_embeddings = TeacherEmbeddings(self.encoder, args.teacher_cache_dir)
+        self.self_teachers = (
+            SelfTeacherPool(args.self_teachers, args.self_teacher_selection) if args.self_teachers else None
+        )
         for name, summary in summaries.items():
             if summary is not None:
                 self.accelerator.print(
@@ -254,7 +258,17 @@ class OGERTrainer(GRPOTrainer):
         """`Trainer.train`, where `resume_from_checkpoint=True` (or "true"/"latest", as a command line gives it) means
         the latest *complete* checkpoint of `output_dir`: a save cut short is skipped with a message."""
         checkpoint = resume_target(resume_from_checkpoint, self.args.output_dir)
+        if self.self_teachers is not None and checkpoint is not None:
+            self.self_teachers.load(checkpoint)
+            self._pin_self_teachers()
         return super().train(checkpoint, trial, ignore_keys_for_eval, **kwargs)
+
+    def _save_rng_state(self, output_dir: str) -> None:
+        """The RNG state and, with it, the self-teacher pool: training state a checkpoint needs to resume exactly,
+        written before `trainer_state.json` marks the save complete."""
+        super()._save_rng_state(output_dir)
+        if self.self_teachers is not None and self.args.should_save:
+            self.self_teachers.save(output_dir)
 
     def _check_teachers_fit(self, dataset: Dataset) -> None:
         """Splicing needs teacher completions of at most `max_completion_length` tokens: say at start-up how many
@@ -357,7 +371,33 @@ class OGERTrainer(GRPOTrainer):
         texts = row.get(self.args.teacher_completions_column) or []
         names = row.get(self.args.teacher_sources_column) or [str(j) for j in range(len(texts))]
         kept = [(t, n) for t, n in zip(texts, names, strict=True) if not self.args.teachers or n in self.args.teachers]
+        if self.self_teachers is not None and self.model.training:
+            known = {text for text, _ in kept}
+            kept += [(e.text, SELF_TEACHER) for e in self.self_teachers.of(row["prompt"]) if e.text not in known]
         return TeacherSet(tuple(t for t, _ in kept), tuple(n for _, n in kept))
+
+    def _update_self_teachers(self, inputs, completions, completion_ids, divergence, is_policy, verifiable) -> None:
+        """Offer the batch's correct (verifiable reward > 0), finished (ending with EOS) online completions to the
+        pool (collective: every process gathers the same rows and applies the same update)."""
+        local = [
+            (row["prompt"], completion_text(c), bool(ids) and ids[-1] in self.eos_token_ids)
+            for row, c, ids in zip(inputs, completions, completion_ids, strict=True)
+        ]
+        rows = gather_object(local)
+        embeddings = self.accelerator.gather(current_batch().online_embeddings.to(self.accelerator.device)).cpu()
+        step = self.state.global_step
+        prompts, joining = [], []
+        for i, (prompt, text, finished) in enumerate(rows):
+            if finished and is_policy[i] and verifiable[i] > 0:
+                prompts.append(prompt)
+                joining.append(SelfCompletion(text, embeddings[i], divergence[i].item(), step))
+        self.self_teachers.add(prompts, joining)
+        self._pin_self_teachers()
+        self._metrics["train"]["oger/self_teachers"].append(len(self.self_teachers))
+
+    def _pin_self_teachers(self) -> None:
+        entries = [entry for entries in self.self_teachers.entries.values() for entry in entries]
+        self.teacher_embeddings.pin([e.text for e in entries], [e.embedding for e in entries])
 
     def _divergence(self, completions: list, teachers: list[TeacherSet]) -> torch.Tensor:
         """D of each local completion against its prompt's teachers (NaN without teachers)."""
@@ -534,6 +574,10 @@ class OGERTrainer(GRPOTrainer):
             self.args.entropy_modulation,
         )
         self._log_reward_metrics(divergence, h_all, is_policy, verifiable, bonus)
+        if self.self_teachers is not None and self.model.training:
+            self._update_self_teachers(
+                inputs, completions, completion_ids_list, divergence.cpu(), is_policy.cpu(), verifiable.cpu()
+            )
         self._log_completion_extra("source", [origin.label for origin in batch.origins])
         self._log_completion_extra("divergence", batch.divergence.tolist())
         self._log_completion_extra("entropy_last", h_last.tolist())

@@ -57,6 +57,7 @@ SLOW_MODULES = {
     "test_peft",
     "test_resume",
     "test_rewards",
+    "test_self_teachers",
     "test_rgpo",
     "test_splice",
     "test_vllm_contract",

@@ -470,7 +470,10 @@ class OGERTrainer(GRPOTrainer):
 
     def _log_splice_metrics(self, spliced_divergence: list[float], splices: Counter, short_groups: int) -> None:
         device = self.accelerator.device
-        stats = torch.tensor([sum(spliced_divergence), len(spliced_divergence), short_groups], device=device)
+        # float32 on every process: a process that spliced nothing would otherwise send int64 (a collective mismatch)
+        stats = torch.tensor(
+            [sum(spliced_divergence), len(spliced_divergence), short_groups], dtype=torch.float32, device=device
+        )
         total, count, short = self.accelerator.gather(stats.unsqueeze(0)).sum(0).tolist()
         metrics = self._metrics["train"]
         metrics["oger/divergence/spliced_mean"].append(total / count if count else float("nan"))

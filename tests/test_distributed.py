@@ -142,3 +142,16 @@ def test_exploration_bonuses_decide_as_one_process_when_groups_span_processes(bo
     for single, split in zip(one["batches"], two["batches"], strict=True):
         assert split["rewards"]["oger_exploration"] == pytest.approx(single["rewards"]["oger_exploration"], abs=1e-5)
     assert any(v > 0 for batch in one["batches"] for v in batch["rewards"]["oger_exploration"])
+
+
+@pytest.fixture(scope="module")
+def self_teacher_runs(tmp_path_factory):
+    return one_and_two_processes(tmp_path_factory, torchrun, "--canned", "--self-teachers", "2")
+
+
+def test_the_self_teacher_pool_is_the_same_on_every_process(self_teacher_runs):
+    """The pool grows from gathered rows: a group split across processes splices the same self-teacher."""
+    one, two = self_teacher_runs
+    assert_same_decisions(one, two)
+    assert all(s == "policy" for s in one["batches"][0]["sources"])  # no dataset teachers, an empty pool
+    assert "teacher:self" in one["batches"][1]["sources"]  # prompts met again splice their own earlier answers

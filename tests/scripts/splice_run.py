@@ -12,6 +12,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from datasets import concatenate_datasets
 from helpers import (
     arithmetic_dataset,
     base_config_kwargs,
@@ -52,6 +53,14 @@ class CannedTrainer(recording_trainer_class()):
         return completions, None
 
 
+def training_data(cli):
+    if cli.guidance:
+        return rationale_dataset(12, wrong=(1,), missing=(2,))
+    if cli.self_teachers:  # prompts recur within the epoch, and only their own earlier answers can teach them
+        return concatenate_datasets([arithmetic_dataset(3, no_teacher_rows=(0, 1, 2))] * 4)
+    return arithmetic_dataset(12)
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--out", required=True)
@@ -60,6 +69,12 @@ def main():
     parser.add_argument("--steps", type=int, default=2)
     parser.add_argument("--guidance", action="store_true", help="RGPO on, with hint-aware canned generation")
     parser.add_argument("--bonus", default="divergence", help="exploration_bonus: a name or a dotted path")
+    parser.add_argument(
+        "--self-teachers",
+        type=int,
+        default=0,
+        help="self_teachers; the data: 3 prompts without teachers, 4 times each",
+    )
     cli = parser.parse_args()
 
     tokenizer = build_tokenizer()
@@ -74,6 +89,7 @@ def main():
             guidance=cli.guidance,
             num_guided_generations=2,
             exploration_bonus=cli.bonus,
+            self_teachers=cli.self_teachers,
         )
     )
     trainer_class = hint_aware(recording_trainer_class()) if cli.guidance else CannedTrainer
@@ -82,7 +98,7 @@ def main():
         build_model(tokenizer),
         reward_funcs=[accuracy_reward] if cli.guidance else [accuracy_reward, letter_reward],
         args=args,
-        train_dataset=rationale_dataset(12, wrong=(1,), missing=(2,)) if cli.guidance else arithmetic_dataset(12),
+        train_dataset=training_data(cli),
         processing_class=tokenizer,
         encoder=encoder,
     )

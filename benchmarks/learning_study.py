@@ -7,6 +7,11 @@ there. The seeds and the accuracy threshold for time-to-accuracy are fixed here,
 
     python benchmarks/learning_study.py                      # about 80 min on 2 CPU cores
     python benchmarks/learning_study.py --seeds 2 --ablation-seeds 1 --output-dir outputs/quick-study
+
+The exploration study (issue: pluggable bonuses) compares OGER with its exploration variants, adding the held-out
+pass@1/4/16 of the final policy (16 sampled answers per problem):
+
+    python benchmarks/learning_study.py --methods EXPLORATION --pass-at-k 16 --output-dir outputs/exploration-study
 """
 
 import argparse
@@ -14,10 +19,10 @@ import json
 import os
 import statistics
 
-from oger_trl.demo.heldout import ACCURACY, LENIENT_ACCURACY
+from oger_trl.demo.heldout import ACCURACY, LENIENT_ACCURACY, PASS_AT_KS, pass_at_k_key
 from oger_trl.demo.plots import plot_dynamics
 from oger_trl.demo.runs import train_run
-from oger_trl.demo.settings import RunSettings
+from oger_trl.demo.settings import METHODS, RunSettings
 from oger_trl.demo.summary import ONLINE_REWARD, confidence_interval, first_step_reaching, mean_over_steps, value_at
 from oger_trl.demo.tasks import addition_task
 from oger_trl.encoder import SentenceEncoder
@@ -25,6 +30,7 @@ from oger_trl.smollm2 import OFFLINE_NAME, resolve_model_name
 
 MAIN_METHODS = ("OGER", "GRPO", "LUFFY")
 ABLATIONS = ("OGER g=1", "OGER no bonus")
+EXPLORATION = ("OGER", "OGER representation", "OGER self-teachers", "OGER cosine coef")
 THRESHOLD = 0.5  # held-out accuracy for time-to-accuracy, fixed before the study ran
 HELD_OUT = 40
 
@@ -36,11 +42,26 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--seeds", type=int, default=5, help="seeds 0..N-1 for OGER, GRPO and LUFFY")
     parser.add_argument("--ablation-seeds", type=int, default=3, help="seeds 0..N-1 for the two ablations")
     parser.add_argument("--steps", type=int, default=RunSettings.steps)
-    return parser.parse_args()
+    parser.add_argument(
+        "--methods",
+        default=None,
+        help="comma-separated methods (or EXPLORATION: OGER and its exploration variants), each for --seeds seeds, "
+        "instead of the main methods and ablations",
+    )
+    parser.add_argument("--pass-at-k", type=int, default=0, help="sampled answers per held-out problem for pass@k")
+    cli = parser.parse_args()
+    if cli.methods is not None:
+        cli.methods = EXPLORATION if cli.methods == "EXPLORATION" else tuple(m.strip() for m in cli.methods.split(","))
+        unknown = sorted(set(cli.methods) - set(METHODS))
+        if unknown:
+            parser.error(f"unknown methods {unknown}; known: {sorted(METHODS)}")
+    return cli
 
 
-def planned_runs(seeds: int, ablation_seeds: int) -> list[tuple[str, int]]:
+def planned_runs(seeds: int, ablation_seeds: int, methods: tuple[str, ...] | None = None) -> list[tuple[str, int]]:
     """Seed-major order, so that an interrupted study holds balanced numbers of runs per method."""
+    if methods is not None:
+        return [(m, seed) for seed in range(seeds) for m in methods]
     plan = []
     for seed in range(max(seeds, ablation_seeds)):
         plan += [(m, seed) for m in MAIN_METHODS if seed < seeds]
@@ -70,13 +91,13 @@ def run_study(cli: argparse.Namespace, settings: RunSettings) -> None:
         with open(start_path) as f:
             saved = json.load(f)
         start = saved["metrics"], saved["samples"]
-    for method, seed in planned_runs(cli.seeds, cli.ablation_seeds):
+    for method, seed in planned_runs(cli.seeds, cli.ablation_seeds, cli.methods):
         path = run_path(cli.output_dir, method, seed)
         if os.path.exists(path):
             print(f"{method}, seed {seed}: done earlier ({path})")
             continue
         work_dir = os.path.join(cli.output_dir, "work", os.path.basename(path)[: -len(".json")])
-        result = train_run(method, task, settings, seed, model_path, encoder, work_dir, start)
+        result = train_run(method, task, settings, seed, model_path, encoder, work_dir, start, cli.pass_at_k)
         if start is None:
             start = {key: result.history[0][key] for key in (ACCURACY, LENIENT_ACCURACY)}, result.samples[0]
             write_json(start_path, {"metrics": start[0], "samples": start[1]})
@@ -134,6 +155,28 @@ def study_table(runs: dict[str, list[dict]], settings: RunSettings) -> list[str]
     return lines
 
 
+def pass_at_k_table(runs: dict[str, list[dict]], settings: RunSettings) -> list[str]:
+    """Held-out pass@k of the final policies, mean ± 95% CI over seeds (only when the runs sampled it)."""
+    ks = [k for k in PASS_AT_KS if any(value_at(r["history"], pass_at_k_key(k), settings.steps) is not None
+                                        for records in runs.values() for r in records)]  # fmt: skip
+    if not ks:
+        return []
+    lines = [
+        "| method | runs | " + " | ".join(f"pass@{k}, mean ± 95% CI" for k in ks) + " |",
+        "|---|---|" + "---|" * len(ks),
+    ]
+    for method, records in runs.items():
+        cells = [method, str(len(records))]
+        for k in ks:
+            values = [
+                v for r in records if (v := value_at(r["history"], pass_at_k_key(k), settings.steps)) is not None
+            ]
+            mean, half = confidence_interval(values) if values else (float("nan"), float("nan"))
+            cells.append(f"{mean:.3f} ± {half:.3f}" if len(values) > 1 else f"{mean:.3f}")
+        lines.append("| " + " | ".join(cells) + " |")
+    return ["", f"Held-out pass@k of the final policy (sampled at temperature {settings.temperature}):", "", *lines]
+
+
 def _paired_cell(differences: list[float]) -> str:
     """Mean difference of final accuracy from OGER's run of the same seed (same data order), with its 95% interval."""
     if len(differences) < 2:
@@ -143,10 +186,11 @@ def _paired_cell(differences: list[float]) -> str:
 
 
 def write_summary(cli: argparse.Namespace, settings: RunSettings) -> str:
-    runs = load_runs(cli.output_dir, planned_runs(cli.seeds, cli.ablation_seeds))
+    runs = load_runs(cli.output_dir, planned_runs(cli.seeds, cli.ablation_seeds, cli.methods))
     total_minutes = sum(r["seconds"] for records in runs.values() for r in records) / 60
     histories = {m: [r["history"] for r in records] for m, records in runs.items()}
-    plot_dynamics({m: h for m, h in histories.items() if m in MAIN_METHODS}, cli.output_dir)
+    shown = cli.methods or MAIN_METHODS
+    plot_dynamics({m: h for m, h in histories.items() if m in shown}, cli.output_dir)
     plot_dynamics(histories, cli.output_dir, prefix="all_methods_")
     start = next(iter(runs.values()))[0]["history"][0]
     lines = [
@@ -160,6 +204,7 @@ def write_summary(cli: argparse.Namespace, settings: RunSettings) -> str:
         f"evaluated step (every {settings.eval_every}) with held-out accuracy ≥ {THRESHOLD}; — = not reached.",
         "",
         *study_table(runs, settings),
+        *pass_at_k_table(runs, settings),
         "",
         f"{sum(map(len, runs.values()))} runs, {total_minutes:.0f} min of run time in total (each run: loading, training "
         "and its held-out evaluations). Plots: `dynamics.png` (OGER, GRPO, LUFFY: mean and 95% CI per step), `all_methods_dynamics.png` (with the "

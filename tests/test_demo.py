@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from helpers import build_model, write_gsm8k_style_teachers
+from helpers import build_model, make_trainer, write_gsm8k_style_teachers
 
 from oger_trl.demo.main import main as demo
 from oger_trl.demo.main import parse_args
@@ -160,3 +160,27 @@ def test_gsm8k_task_fetches_its_file_or_says_clearly_why_it_cannot(tmp_path, mon
     task = gsm8k_task(None, held_out=2)
     assert len(task.held_out) == 2 and len(task.train) == 4  # all six problems have a correct teacher
     assert Path(tmp_path, ".cache", "oger_trl", "gsm8k", "example_model_solutions.jsonl").exists()
+
+
+def test_held_out_pass_at_k_samples_n_answers_per_problem_and_scores_each_group(tmp_path, tokenizer, encoder):
+    from datasets import Dataset
+
+    from oger_trl.demo.heldout import HeldOutEvaluation
+
+    trainer = make_trainer(tmp_path, tokenizer, encoder)
+    held_out = Dataset.from_list(
+        [{"prompt": [{"role": "user", "content": f"What is {i} + 1?"}], "solution": str(i + 1)} for i in range(3)]
+    )
+
+    def exact(completions, solution, **kwargs):
+        return [float(c[0]["content"] == s) for c, s in zip(completions, solution, strict=True)]
+
+    evaluation = HeldOutEvaluation(trainer, held_out, exact, 5, 8, pass_at_k_samples=4)
+
+    def scripted(prompts, n, temperature, prompts_per_call):  # problem i gets i + 1 right answers of its 4
+        assert (n, temperature) == (4, 1.0)
+        return [str(i + 1) if j <= i else "x" for i in range(len(prompts)) for j in range(n)]
+
+    evaluation._generate = scripted
+    got = evaluation.sampled_pass_at_k()
+    assert got == pytest.approx({"heldout/pass@1": (1 + 2 + 3) / 12, "heldout/pass@4": 1.0})

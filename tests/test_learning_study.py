@@ -23,7 +23,7 @@ def study(monkeypatch):
     calls = []
 
     class Result:
-        def __init__(self, method, seed):
+        def __init__(self, method, seed, pass_at_k):
             final = {"OGER": 0.5 + 0.25 * seed, "GRPO": 0.0}.get(method, 0.3)
             self.history = [{"step": 0, "heldout/accuracy": 0.0, "heldout/accuracy_lenient": 0.7}]
             self.history += [
@@ -32,12 +32,16 @@ def study(monkeypatch):
             ]
             self.history[2]["heldout/accuracy"] = final / 2
             self.history[4]["heldout/accuracy"] = final
+            if pass_at_k:  # pass@k rises with k: 0.1, 0.4 and 0.8 plus 0.1 per seed
+                self.history[4].update(
+                    {f"heldout/pass@{k}": v + 0.1 * seed for k, v in ((1, 0.1), (4, 0.4), (16, 0.8))}
+                )
             self.samples = {0: [{"answer": "a"}], 4: [{"answer": "b"}]}
             self.seconds = 60.0 * (1 + seed)
 
-    def fake_train_run(method, task, settings, seed, model_path, encoder, output_dir, start):
+    def fake_train_run(method, task, settings, seed, model_path, encoder, output_dir, start, pass_at_k_samples=0):
         calls.append((method, seed))
-        return Result(method, seed)
+        return Result(method, seed, pass_at_k_samples)
 
     monkeypatch.setattr(module, "train_run", fake_train_run)
     monkeypatch.setattr(module, "SentenceEncoder", lambda **kwargs: None)
@@ -45,9 +49,14 @@ def study(monkeypatch):
     return module, calls
 
 
+def namespace(tmp_path, **overrides) -> argparse.Namespace:
+    options = dict(output_dir=str(tmp_path), model="m", seeds=2, ablation_seeds=1, steps=4, methods=None, pass_at_k=0)
+    return argparse.Namespace(**{**options, **overrides})
+
+
 def test_finished_runs_are_kept_and_a_restarted_study_skips_them(tmp_path, study):
     module, calls = study
-    cli = argparse.Namespace(output_dir=str(tmp_path), model="m", seeds=2, ablation_seeds=1, steps=4)
+    cli = namespace(tmp_path)
     settings = RunSettings(steps=4, eval_every=2)
     module.write_json(module.run_path(str(tmp_path), "GRPO", 1), {"method": "GRPO", "seed": 1, "seconds": 1.0,
                       "history": finished_history(), "final_answers": []})  # fmt: skip
@@ -69,7 +78,7 @@ def finished_history() -> list[dict]:
 
 def test_the_summary_table_is_computed_from_the_written_runs(tmp_path, study):
     module, _ = study
-    cli = argparse.Namespace(output_dir=str(tmp_path), model="m", seeds=2, ablation_seeds=1, steps=4)
+    cli = namespace(tmp_path)
     settings = RunSettings(steps=4, eval_every=2)
     module.run_study(cli, settings)
     table = Path(module.write_summary(cli, settings)).read_text(encoding="utf-8")
@@ -85,3 +94,17 @@ def test_the_summary_table_is_computed_from_the_written_runs(tmp_path, study):
     # LUFFY ends at 0.3 in both seeds: differences from OGER -0.2 and -0.45, mean -0.325, half-width 12.7062 * 0.125
     assert [c.strip() for c in luffy.strip("|").split("|")][7] == "-0.325 ± 1.588"
     assert (tmp_path / "dynamics.png").exists()
+
+
+def test_the_exploration_study_runs_its_methods_per_seed_and_reports_pass_at_k(tmp_path, study):
+    module, calls = study
+    cli = namespace(tmp_path, methods=module.EXPLORATION, pass_at_k=16)
+    settings = RunSettings(steps=4, eval_every=2)
+    module.run_study(cli, settings)
+    assert calls == [(m, seed) for seed in (0, 1) for m in ("OGER", "OGER representation", "OGER self-teachers",
+                                                             "OGER cosine coef")]  # fmt: skip
+    table = Path(module.write_summary(cli, settings)).read_text(encoding="utf-8")
+    header, _, *rows = table.split("Held-out pass@k of the final policy")[1].strip().splitlines()[2:]
+    assert header == "| method | runs | pass@1, mean ± 95% CI | pass@4, mean ± 95% CI | pass@16, mean ± 95% CI |"
+    # per seed 0.1 / 0.4 / 0.8 plus 0.1 * seed: means 0.15, 0.45, 0.85; half-width 12.7062 * 0.05 = 0.635
+    assert rows[0] == "| OGER | 2 | 0.150 ± 0.635 | 0.450 ± 0.635 | 0.850 ± 0.635 |"

@@ -7,23 +7,31 @@ bare final number, `oger_trl.math_answers.grade_math`) shows how much of a gain 
 """
 
 from collections.abc import Callable
+from statistics import mean
 
 from accelerate.utils import gather_object
 from datasets import Dataset
 from transformers import TrainerCallback
 
 from ..evaluation.callback import policy_generator
+from ..evaluation.metrics import pass_at_k
 from ..math_answers import grade_math
 
 ACCURACY = "heldout/accuracy"
 LENIENT_ACCURACY = "heldout/accuracy_lenient"
+PASS_AT_KS = (1, 4, 16)  # the representation-bonus paper's claim is about pass@k
+
+
+def pass_at_k_key(k: int) -> str:
+    return f"heldout/pass@{k}"
 
 
 class HeldOutEvaluation(TrainerCallback):
     """Greedy held-out answers when training begins (step 0, unless `start` gives that result already) and every
     `every_steps` steps; `samples[step]` keeps each evaluation's answers, the metrics join the training log of that
     step. Step 0 is measured in `on_train_begin`, once the trainer has prepared the model, so that every evaluation
-    runs under the same mixed precision."""
+    runs under the same mixed precision. With `pass_at_k_samples` = n > 0, the last step also samples n answers per
+    problem (at `temperature`) and logs the unbiased pass@k for k in `PASS_AT_KS` up to n."""
 
     def __init__(
         self,
@@ -34,11 +42,14 @@ class HeldOutEvaluation(TrainerCallback):
         max_new_tokens: int,
         start: tuple[dict[str, float], list[dict]] | None = None,
         batch_size: int = 64,
+        pass_at_k_samples: int = 0,
+        temperature: float = 1.0,
     ):
         self.trainer, self.held_out, self.reward_func = trainer, held_out, reward_func
         self.every_steps, self.max_new_tokens, self.batch_size = every_steps, max_new_tokens, batch_size
         self.samples: dict[int, list[dict]] = {0: start[1]} if start else {}
         self.start_metrics: dict[str, float] = start[0] if start else {}
+        self.pass_at_k_samples, self.temperature = pass_at_k_samples, temperature
 
     def on_train_begin(self, args, state, control, **kwargs):
         if not self.start_metrics:
@@ -46,25 +57,28 @@ class HeldOutEvaluation(TrainerCallback):
 
     def on_step_end(self, args, state, control, **kwargs):
         if state.global_step % self.every_steps == 0 or state.global_step == state.max_steps:
-            for name, value in self.run().items():
+            metrics = self.run()
+            if self.pass_at_k_samples and state.global_step == state.max_steps:
+                metrics.update(self.sampled_pass_at_k())
+            for name, value in metrics.items():
                 self.trainer._metrics["train"][name].append(value)
+
+    def sampled_pass_at_k(self) -> dict[str, float]:
+        """pass@k over the held-out problems from n sampled answers each, scored by the run's reward (collective)."""
+        n = self.pass_at_k_samples
+        _, prompts, columns = self._local_share()
+        texts = self._generate(prompts, n, self.temperature, max(1, self.batch_size // n))
+        completions = [[{"role": "assistant", "content": t}] for t in texts]
+        repeated = {key: [v for v in values for _ in range(n)] for key, values in columns.items()}
+        rewards = self.reward_func(completions=completions, **repeated)
+        correct = [sum(bool(r and r > 0) for r in rewards[i * n : (i + 1) * n]) for i in range(len(prompts))]
+        counts = gather_object(correct)
+        return {pass_at_k_key(k): mean(pass_at_k(n, c, k) for c in counts) for k in PASS_AT_KS if k <= n}
 
     def run(self) -> dict[str, float]:
         """Answer and score the held-out problems (every process its share, gathered); returns the two accuracies."""
-        trainer = self.trainer
-        rank, world = trainer.accelerator.process_index, trainer.accelerator.num_processes
-        rows = self.held_out.select(range(rank, len(self.held_out), world))
-        tokenizer = trainer._tokenizer
-        prompts = [
-            tokenizer.apply_chat_template(p, add_generation_prompt=True, tokenize=False) for p in rows["prompt"]
-        ]
-        texts = []
-        with policy_generator(trainer) as generator:
-            for start in range(0, len(prompts), self.batch_size):
-                batch = prompts[start : start + self.batch_size]
-                outputs = generator.generate(batch, 1, 0.0, 1.0, self.max_new_tokens)
-                texts += [completions[0].text for completions in outputs]
-        columns = {key: rows[key] for key in rows.column_names if key != "prompt"}
+        rows, prompts, columns = self._local_share()
+        texts = self._generate(prompts, 1, 0.0, self.batch_size)
         rewards = self.reward_func(completions=[[{"role": "assistant", "content": t}] for t in texts], **columns)
         local = [
             {
@@ -77,8 +91,29 @@ class HeldOutEvaluation(TrainerCallback):
             for prompt, text, solution, reward in zip(rows["prompt"], texts, rows["solution"], rewards, strict=True)
         ]
         records = gather_object(local)
-        self.samples[trainer.state.global_step] = records
+        self.samples[self.trainer.state.global_step] = records
         return {
             ACCURACY: sum(r["correct"] for r in records) / len(records),
             LENIENT_ACCURACY: sum(r["correct_lenient"] for r in records) / len(records),
         }
+
+    def _local_share(self) -> tuple[Dataset, list[str], dict[str, list]]:
+        """This process's share of the held-out problems: the rows, their chat-templated prompts, the other columns."""
+        accelerator = self.trainer.accelerator
+        rows = self.held_out.select(range(accelerator.process_index, len(self.held_out), accelerator.num_processes))
+        tokenizer = self.trainer._tokenizer
+        prompts = [
+            tokenizer.apply_chat_template(p, add_generation_prompt=True, tokenize=False) for p in rows["prompt"]
+        ]
+        return rows, prompts, {key: rows[key] for key in rows.column_names if key != "prompt"}
+
+    def _generate(self, prompts: list[str], n: int, temperature: float, prompts_per_call: int) -> list[str]:
+        """n answers per prompt (prompt-major), `prompts_per_call` prompts per generate call."""
+        texts = []
+        with policy_generator(self.trainer) as generator:
+            for start in range(0, len(prompts), prompts_per_call):
+                outputs = generator.generate(
+                    prompts[start : start + prompts_per_call], n, temperature, 1.0, self.max_new_tokens
+                )
+                texts += [completion.text for completions in outputs for completion in completions]
+        return texts

@@ -74,10 +74,12 @@ def train_run(
     encoder: SentenceEncoder,
     output_dir: str,
     start: tuple[dict[str, float], list[dict]] | None = None,
+    pass_at_k_samples: int = 0,
 ) -> RunResult:
     """Train `method` from `model_path`. `start` is the held-out result of the shared starting weights (metrics and
     answers): greedy answers of the same weights do not depend on the method or seed, so it is measured once, at the
-    start of the first run (under the same precision as every later evaluation), and passed to the others."""
+    start of the first run (under the same precision as every later evaluation), and passed to the others.
+    `pass_at_k_samples` > 0 adds the held-out pass@k of the final policy (`HeldOutEvaluation`)."""
     began = time.perf_counter()
     # TRL 1.16 reads a property transformers 5 deprecated, once per generation: not actionable for a demo user
     warnings.filterwarnings("ignore", message="`is_gradient_checkpointing` is deprecated", category=FutureWarning)
@@ -91,7 +93,14 @@ def train_run(
         encoder=encoder,
     )
     held_out = HeldOutEvaluation(
-        trainer, task.held_out, accuracy_reward, settings.eval_every, settings.completion_length, start
+        trainer,
+        task.held_out,
+        accuracy_reward,
+        settings.eval_every,
+        settings.completion_length,
+        start,
+        pass_at_k_samples=pass_at_k_samples,
+        temperature=settings.temperature,
     )
     trainer.remove_callback(ProgressCallback)
     trainer.add_callback(held_out)

@@ -9,6 +9,9 @@ METHODS: dict[str, dict] = {
     "LUFFY": dict(replacement_strategy="random", exploration_coef=0.0),
     "OGER g=1": dict(entropy_modulation="none"),
     "OGER no bonus": dict(exploration_coef=0.0),
+    "OGER representation": dict(exploration_bonus="representation"),
+    "OGER self-teachers": dict(self_teachers=2),
+    "OGER cosine coef": dict(exploration_coef_schedule="cosine"),
 }
 METHOD_DESCRIPTIONS = {
     "OGER": "the most teacher-like completion of each group replaced by a teacher one, exploration reward",
@@ -16,6 +19,9 @@ METHOD_DESCRIPTIONS = {
     "LUFFY": "a random completion of each group replaced by a teacher one, no exploration reward",
     "OGER g=1": "OGER without entropy modulation of the exploration reward (g(H_last) = 1)",
     "OGER no bonus": "OGER's similarity splice without the exploration reward",
+    "OGER representation": "OGER with the representation bonus (hidden-state novelty in the group) instead of D",
+    "OGER self-teachers": "OGER with up to 2 correct earlier answers per prompt joining its teachers",
+    "OGER cosine coef": "OGER with the exploration coefficient decayed from 1 to 0 by a cosine",
 }
 
 

@@ -207,8 +207,8 @@ def write_summary(cli: argparse.Namespace, settings: RunSettings) -> str:
         *pass_at_k_table(runs, settings),
         "",
         f"{sum(map(len, runs.values()))} runs, {total_minutes:.0f} min of run time in total (each run: loading, training "
-        "and its held-out evaluations). Plots: `dynamics.png` (OGER, GRPO, LUFFY: mean and 95% CI per step), `all_methods_dynamics.png` (with the "
-        "ablations).",
+        f"and its held-out evaluations). Plots: `dynamics.png` ({', '.join(shown)}: mean and 95% CI per step), "
+        "`all_methods_dynamics.png` (every method).",
         "",
     ]
     path = os.path.join(cli.output_dir, "study.md")

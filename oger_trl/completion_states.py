@@ -47,17 +47,15 @@ def _last_hidden_state(output) -> torch.Tensor:
     return output.last_hidden_state if hasattr(output, "last_hidden_state") else output[0]
 
 
-class DecodingStatesRecorder(StepAligned):
-    """The decoder's last hidden state at the position that produced each completion token, while `generate` decodes
-    (hooked on the decoder, not the LM head: the head may be fused with the loss or skipped for positions whose logits
-    are not kept)."""
+class DecoderReader:
+    """Reads the decoder's output (`_record`) while attached to a causal LM: hooked on the decoder, not the LM head,
+    because the head may be fused with the loss or skipped for positions whose logits are not kept."""
 
     def _record(self, module, args, output) -> None:
-        states = _last_hidden_state(output)
-        self._add(states[:, -1].detach(), states.size(1))
+        raise NotImplementedError
 
     @contextlib.contextmanager
-    def attached(self, model: torch.nn.Module) -> Iterator["DecodingStatesRecorder"]:
+    def attached(self, model: torch.nn.Module) -> Iterator["DecoderReader"]:
         handle = model.get_decoder().register_forward_hook(self._record)
         try:
             yield self
@@ -65,7 +63,15 @@ class DecodingStatesRecorder(StepAligned):
             handle.remove()
 
 
-class ForwardStatesRecorder:
+class DecodingStatesRecorder(StepAligned, DecoderReader):
+    """The decoder's last hidden state at the position that produced each completion token, while `generate` decodes."""
+
+    def _record(self, module, args, output) -> None:
+        states = _last_hidden_state(output)
+        self._add(states[:, -1].detach(), states.size(1))
+
+
+class ForwardStatesRecorder(DecoderReader):
     """The decoder's last hidden states over the completion positions of full forwards (TRL's log-prob pass, micro-batch
     after micro-batch): positions -(C + 1) .. -2 produced completion tokens 0 .. C - 1."""
 
@@ -76,14 +82,6 @@ class ForwardStatesRecorder:
     def _record(self, module, args, output) -> None:
         states = _last_hidden_state(output)
         self._chunks.append(states[:, -(self.completion_length + 1) : -1].detach().float().cpu())
-
-    @contextlib.contextmanager
-    def attached(self, model: torch.nn.Module) -> Iterator["ForwardStatesRecorder"]:
-        handle = model.get_decoder().register_forward_hook(self._record)
-        try:
-            yield self
-        finally:
-            handle.remove()
 
     def stacked(self) -> torch.Tensor | None:
         """`(B, C, h)` float32 CPU tensor, or None when the decoder never ran."""

@@ -166,15 +166,20 @@ def run_mode(mode: str, junit_dir: Path, fixture_dir: Path, args) -> ModeRun:
     return run
 
 
-def recorded_run(mode: str, junit_dir: Path) -> ModeRun:
-    """A mode's results from its junit file, written by an earlier run."""
-    junit = junit_dir / f"mode-{mode}.xml"
-    run = ModeRun(mode, log=junit_dir / f"mode-{mode}.log")
-    if not junit.exists():
-        run.problem = f"no {junit}"
+def recorded_run(mode: str, junit_dirs: list[Path]) -> ModeRun:
+    """A mode's results from the junit files of earlier runs, one folder per part of the suite: a test recorded in
+    several folders keeps its result from the last one."""
+    run = ModeRun(mode, log=junit_dirs[-1] / f"mode-{mode}.log")
+    found = [d / f"mode-{mode}.xml" for d in junit_dirs if (d / f"mode-{mode}.xml").exists()]
+    if not found:
+        run.problem = f"no mode-{mode}.xml in {', '.join(map(str, junit_dirs))}"
         return run
-    load_junit(run, junit)
-    run.wall_s = sum(float(suite.get("time", 0) or 0) for suite in ET.parse(junit).getroot().iter("testsuite"))
+    for junit in found:
+        part = ModeRun(mode)
+        load_junit(part, junit)
+        run.results.update(part.results)
+        run.properties.update(part.properties)
+        run.wall_s += sum(float(suite.get("time", 0) or 0) for suite in ET.parse(junit).getroot().iter("testsuite"))
     return run
 
 
@@ -290,8 +295,10 @@ def parse_args(argv=None):
     parser.add_argument(
         "--from-junit",
         type=Path,
+        nargs="+",
         default=None,
-        help="report on the mode-X.xml files already in this folder (e.g. modes run as separate processes)",
+        help="report on the mode-X.xml files already in these folders (modes or parts of the suite run as separate "
+        "processes; a test in several folders keeps its result from the last)",
     )
     parser.add_argument("pytest_args", nargs="*", help="extra pytest arguments (after --)")
     args = parser.parse_args(argv)
@@ -309,8 +316,9 @@ def main(argv=None) -> int:
         build = [sys.executable, str(HERE / "fixtures.py"), "--dir", str(fixture_dir)]
         subprocess.run(build + (["--force"] if args.rebuild_fixtures else []), check=True, stdout=subprocess.DEVNULL)
     if args.from_junit:
-        junit_dir, start = args.from_junit.resolve(), time.time()
-        runs = {mode: recorded_run(mode, junit_dir) for mode in args.modes}
+        junit_dirs, start = [d.resolve() for d in args.from_junit], time.time()
+        junit_dir = ", ".join(map(str, junit_dirs))
+        runs = {mode: recorded_run(mode, junit_dirs) for mode in args.modes}
     else:
         junit_dir = (args.junit_dir or Path(tempfile.mkdtemp(prefix="oger-conformance-junit-"))).resolve()
         junit_dir.mkdir(parents=True, exist_ok=True)

@@ -412,7 +412,7 @@ class OGERConfig(GRPOConfig):
                 "which would blow the small exploration reward up to unit variance. Set "
                 "`multi_objective_aggregation='sum_then_normalize'`."
             )
-        if self.remove_unused_columns and self.oger_active:
+        if self.remove_unused_columns and (self.uses_teachers or self.guidance):
             raise UsageError(
                 "OGER needs `remove_unused_columns=False`: with True, the trainer drops the teacher column "
                 f"('{self.teacher_completions_column}') before it reaches the trainer. Set `remove_unused_columns=False`."
@@ -428,9 +428,12 @@ class OGERConfig(GRPOConfig):
 
     @property
     def oger_active(self) -> bool:
-        """Whether OGER changes training at all: it uses teachers or RGPO guidance. When not, `OGERTrainer` trains as
-        `GRPOTrainer` and accepts what only GRPO supports (`tools`, `environment_factory`, `rollout_func`)."""
-        return self.uses_teachers or self.guidance
+        """Whether OGER changes training at all: splicing, an exploration reward, RGPO guidance or a self-teacher pool.
+        When not, `OGERTrainer` trains as `GRPOTrainer` and accepts what only GRPO supports (`tools`,
+        `environment_factory`, `rollout_func`)."""
+        return bool(
+            self.num_offline_per_group > 0 or self.exploration_coef > 0 or self.guidance or self.self_teachers > 0
+        )
 
 
 def bf16_hardware_available() -> bool:

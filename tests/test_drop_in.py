@@ -139,3 +139,19 @@ def test_remove_unused_columns_is_refused_only_while_teachers_are_used(tmp_path)
     OGERConfig(**common, num_offline_per_group=0, exploration_coef=0.0)
     with pytest.raises(ValueError, match="needs `remove_unused_columns=False`"):
         OGERConfig(**common)
+
+
+@pytest.mark.parametrize(
+    "on",
+    [
+        dict(exploration_coef=1.0, exploration_bonus="representation"),  # a bonus that needs no teachers is still OGER
+        dict(self_teachers=2),
+        dict(guidance=True),
+    ],
+)
+def test_grpo_only_rollouts_are_refused_whenever_any_part_of_oger_is_on(tmp_path, on):
+    off = dict(num_offline_per_group=0, exploration_coef=0.0)
+    args = OGERConfig(str(tmp_path), use_cpu=True, bf16=False, **{**off, **on})
+    assert args.oger_active
+    with pytest.raises(ValueError, match="does not support `rollout_func` with OGER on"):
+        OGERTrainer("unused", args=args, rollout_func=lambda prompts, trainer: {})

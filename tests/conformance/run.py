@@ -6,7 +6,8 @@
 
 Each mode is one pytest process (`conformance_plugin.py` does the substitution) writing a junit XML file. The report
 gives the totals per mode and every test that passes in A but fails in B or C, with the first line of its failure
-message and a label: a documented OGER rejection (`labels.py`) or a defect.
+message and a label: a documented OGER rejection, a test whose premise mode C's teachers change (`labels.py`), or a
+defect.
 
 Examples (from the repository root):
   .venv/bin/python tests/conformance/run.py --fast
@@ -203,7 +204,7 @@ def regressions(runs: dict[str, ModeRun]) -> list[tuple[str, dict[str, Result], 
         failing = {m: r for m, r in others.items() if r is not None and r.outcome in ("failed", "error")}
         if not failing:
             continue
-        labels = {m: label_failure(r.message) for m, r in failing.items()}
+        labels = {m: label_failure(r.message, test if m == "C" else None) for m, r in failing.items()}
         distinct = sorted(set(labels.values()))
         label = distinct[0] if len(distinct) == 1 else "; ".join(f"{m}: {lab}" for m, lab in labels.items())
         rows.append((test, others, label))

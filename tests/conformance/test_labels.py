@@ -67,6 +67,15 @@ def test_label_failure(message, label):
     assert label_failure(message) == label
 
 
+def test_tests_whose_premise_the_teachers_change_are_labelled_only_for_mode_c():
+    test = "TestGRPOTrainer::test_train_with_mask_truncated_completions_all_masked"
+    assert label_failure("AssertionError: assert 0.03 == 0.0", test).startswith("C premise: it needs every completion")
+    assert label_failure("AssertionError: assert 0.03 == 0.0") == DEFECT  # mode B (no teachers): a defect
+    assert label_failure("AssertionError", "TestGRPOTrainer::test_train_with_eval") == DEFECT
+    rejection = "UsageError: OGER needs `remove_unused_columns=False`: ..."
+    assert label_failure(rejection, test) == "rejection: remove_unused_columns"  # a rejection message comes first
+
+
 def test_first_line():
     assert first_line("\n  ValueError: boom  \nTraceback ...") == "ValueError: boom"
     assert first_line(None) == ""

@@ -423,8 +423,14 @@ class OGERConfig(GRPOConfig):
         """Whether training reads teacher completions: to splice them (k > 0) or to measure the divergence that the
         exploration reward pays for (coef > 0 with a bonus that reads teachers). When neither, a training dataset
         needs no teacher column."""
-        bonus_reads_teachers = self.exploration_coef > 0 and self.exploration_bonus not in TEACHERLESS_BONUSES
+        bonus_reads_teachers = self.pays_exploration_reward and self.exploration_bonus not in TEACHERLESS_BONUSES
         return self.num_offline_per_group > 0 or bonus_reads_teachers
+
+    @property
+    def pays_exploration_reward(self) -> bool:
+        """Whether the exploration reward can be non-zero: a positive coefficient at some step and a bonus."""
+        final = self.exploration_coef_final if self.exploration_coef_schedule != "constant" else 0.0
+        return max(self.exploration_coef, final) > 0 and self.exploration_bonus != "none"
 
     @property
     def oger_active(self) -> bool:
@@ -432,7 +438,7 @@ class OGERConfig(GRPOConfig):
         When not, `OGERTrainer` trains as `GRPOTrainer` and accepts what only GRPO supports (`tools`,
         `environment_factory`, `rollout_func`)."""
         return bool(
-            self.num_offline_per_group > 0 or self.exploration_coef > 0 or self.guidance or self.self_teachers > 0
+            self.num_offline_per_group > 0 or self.pays_exploration_reward or self.guidance or self.self_teachers > 0
         )
 
 

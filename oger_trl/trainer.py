@@ -106,8 +106,9 @@ class OGERTrainer(GRPOTrainer):
     Takes the arguments of [`GRPOTrainer`] plus an optional `encoder`; `args` must be an [`OGERConfig`]. Datasets follow
     the OGER contract (TRL's prompt format plus a teacher-completions column, see `oger_trl.data`). `reward_funcs` are
     the verifiable rewards R_m (e.g. `trl.rewards.accuracy_reward`): they score online and teacher completions alike.
-    The exploration reward is logged and weighted as one more reward column, `oger_exploration`; `reward_funcs`,
-    `reward_processing_classes` and `reward_func_names` hold what was passed, `reward_weights` ends with its weight 1.
+    The exploration reward is logged as one more reward column, `oger_exploration`, and (when it can be non-zero)
+    weighted as one; `reward_funcs`, `reward_processing_classes` and `reward_func_names` hold what was passed, and
+    `reward_weights` then ends with its weight 1.
 
     Args:
         encoder (`SentenceEncoder`, *optional*):
@@ -150,7 +151,11 @@ class OGERTrainer(GRPOTrainer):
         if isinstance(processing_class, ProcessorMixin):
             raise ValueError(_UNSUPPORTED_VISION)
         summaries = {}
-        for name, dataset in _named_datasets(train_dataset, eval_dataset):
+        # with OGER off, an environment may own the data (prompts from its `reset()`): TRL's contract alone applies
+        checked = (
+            (None, None) if environment_factory is not None and not args.oger_active else (train_dataset, eval_dataset)
+        )
+        for name, dataset in _named_datasets(*checked):
             training = name == "train_dataset"
             summaries[name] = validate_oger_dataset(
                 dataset,
@@ -184,11 +189,12 @@ class OGERTrainer(GRPOTrainer):
         )
         if self._is_vlm:
             raise ValueError(_UNSUPPORTED_VISION)
-        # `reward_funcs`, `reward_processing_classes` and `reward_func_names` stay what the user passed; the
-        # exploration reward is one more column of the rewards TRL weights and sums (weight 1: its scale is
-        # `exploration_coef`), appended by `_calculate_rewards`.
-        self.exploration_column = len(self.reward_funcs)
-        self.reward_weights = torch.cat([self.reward_weights, torch.ones(1)])
+        # `reward_funcs`, `reward_processing_classes` and `reward_func_names` stay what the user passed; when it can be
+        # non-zero, the exploration reward is one more column of the rewards TRL weights and sums (weight 1: its scale
+        # is `exploration_coef`), appended by `_calculate_rewards`. Without it, TRL's rewards stay exactly GRPO's.
+        self.exploration_column = len(self.reward_funcs) if args.pays_exploration_reward else None
+        if self.exploration_column is not None:
+            self.reward_weights = torch.cat([self.reward_weights, torch.ones(1)])
         self.guidance = self._guided_regeneration() if args.guidance else None
         self.exploration_bonus = resolve_bonus(args.exploration_bonus, args.representation_ridge)
         # the representation bonus and user bonuses read the policy's hidden states of each completion
@@ -558,9 +564,7 @@ class OGERTrainer(GRPOTrainer):
         rewards = super()._calculate_rewards(inputs, prompts, completions, completion_ids_list)
         batch = current_batch()
         if not batch.oger_applies:
-            bonus = torch.zeros(len(rewards), device=rewards.device)
-            self._log_exploration_column(bonus)
-            return torch.cat([rewards, bonus.unsqueeze(1)], dim=1)
+            return self._with_exploration_column(rewards, torch.zeros(len(rewards), device=rewards.device))
         h_last = self.last_token_entropy.of_rows(
             batch.entropies, batch.is_policy, batch.prompt_ids, completion_ids_list
         )
@@ -584,7 +588,7 @@ class OGERTrainer(GRPOTrainer):
         self._log_completion_extra("source", [origin.label for origin in batch.origins])
         self._log_completion_extra("divergence", batch.divergence.tolist())
         self._log_completion_extra("entropy_last", h_last.tolist())
-        return torch.cat([rewards, bonus.unsqueeze(1)], dim=1)
+        return self._with_exploration_column(rewards, bonus)
 
     def _exploration_bonus(self, batch, divergence, is_policy, completion_ids_list) -> torch.Tensor:
         """B of every gathered row from the configured bonus (collective: every process gathers the same inputs)."""
@@ -634,7 +638,7 @@ class OGERTrainer(GRPOTrainer):
         return coef
 
     def verifiable_reward(self, rewards: torch.Tensor) -> torch.Tensor:
-        """R_m of each row of TRL's reward columns (the exploration column, when present, excluded)."""
+        """R_m of each row of TRL's reward columns (the exploration column, when there is one, excluded)."""
         columns = self.exploration_column
         return verifiable_reward(rewards[:, :columns], self.reward_weights[:columns])
 
@@ -642,7 +646,6 @@ class OGERTrainer(GRPOTrainer):
         mode = "train" if self.model.training else "eval"
         n = self.num_generations if mode == "train" else self.num_generations_eval
         metrics = self._metrics[mode]
-        self._log_exploration_column(bonus)
         metrics["oger/divergence/mean"].append(torch.nanmean(divergence[is_policy]).item())
         metrics["oger/entropy_last/mean"].append(torch.nanmean(h_last[is_policy]).item())
         metrics["oger/exploration_reward/mean"].append(torch.nanmean(bonus[is_policy]).item())
@@ -652,12 +655,16 @@ class OGERTrainer(GRPOTrainer):
         no_teachers = torch.isnan(divergence).view(-1, n).all(1)  # every online row of the group lacks teachers
         metrics["oger/groups_without_teachers"].append(no_teachers.sum().item())
 
-    def _log_exploration_column(self, bonus: torch.Tensor) -> None:
-        """What TRL logs for each of its reward columns, for the column it does not know by name."""
+    def _with_exploration_column(self, rewards: torch.Tensor, bonus: torch.Tensor) -> torch.Tensor:
+        """TRL's reward columns plus the exploration column (when there is one), logged as TRL logs each of its
+        columns (metrics and the completion table) whether or not it can be non-zero."""
         metrics = self._metrics["train" if self.model.training else "eval"]
         metrics[f"rewards/{EXPLORATION_REWARD_NAME}/mean"].append(torch.nanmean(bonus).item())
         metrics[f"rewards/{EXPLORATION_REWARD_NAME}/std"].append(nanstd(bonus).item())
         self._logs["rewards"][EXPLORATION_REWARD_NAME].extend(bonus.tolist())
+        if self.exploration_column is None:
+            return rewards
+        return torch.cat([rewards, bonus.unsqueeze(1)], dim=1)
 
     # --- hook 5: the loss -------------------------------------------------------------------------------------------
     def _compute_loss(self, model, inputs):

@@ -9,6 +9,7 @@ test_parity.py), evaluation never needs teachers, TRL's messages reach the user,
 from types import SimpleNamespace
 
 import pytest
+import torch
 from helpers import arithmetic_dataset, base_config_kwargs, build_model, letter_reward, make_trainer
 from trl import GRPOConfig, GRPOTrainer
 
@@ -128,6 +129,7 @@ def test_a_rollout_func_reaches_trl_when_init_is_bypassed():
     trainer = object.__new__(OGERTrainer)  # how TRL's dispatch tests build a trainer: TRL's own checks answer
     trainer.rollout_func = lambda prompts, trainer: {"prompt_ids": [[1]], "completion_ids": [[2]]}
     trainer.args = SimpleNamespace(report_to=[])
+    trainer.accelerator = SimpleNamespace(device=torch.device("cpu"))
     trainer.model = SimpleNamespace(training=True)
     trainer.use_vllm = False
     with pytest.raises(ValueError, match=r"rollout_func must return keys \['logprobs'\]"):
@@ -155,3 +157,20 @@ def test_grpo_only_rollouts_are_refused_whenever_any_part_of_oger_is_on(tmp_path
     assert args.oger_active
     with pytest.raises(ValueError, match="does not support `rollout_func` with OGER on"):
         OGERTrainer("unused", args=args, rollout_func=lambda prompts, trainer: {})
+
+
+def test_the_exploration_column_exists_only_when_the_reward_can_be_non_zero(tmp_path, tokenizer, encoder):
+    off = make_trainer(tmp_path / "off", tokenizer, encoder, reward_funcs=[letter_reward], exploration_coef=0.0)
+    assert off.exploration_column is None and off.reward_weights.tolist() == [1.0]  # TRL's weights, as GRPO has them
+    decaying_up = make_trainer(
+        tmp_path / "up",
+        tokenizer,
+        encoder,
+        reward_funcs=[letter_reward],
+        exploration_coef=0.0,
+        exploration_coef_schedule="linear",
+        exploration_coef_final=0.5,
+    )
+    assert decaying_up.reward_weights.tolist() == [1.0, 1.0]
+    off.train()
+    assert off.state.log_history[0][f"rewards/{EXPLORATION_REWARD_NAME}/mean"] == 0.0  # still logged, as a column

@@ -405,12 +405,12 @@ class OGERConfig(GRPOConfig):
             raise UsageError("`teacher_completions_column` must name a dataset column, got an empty string.")
         if self.guidance:
             _check_guidance(self)
-        if self.multi_objective_aggregation != "sum_then_normalize":
+        if self.pays_exploration_reward and self.multi_objective_aggregation != "sum_then_normalize":
             raise UsageError(
                 f"OGER needs `multi_objective_aggregation='sum_then_normalize'`, got "
                 f"'{self.multi_objective_aggregation}': 'normalize_then_sum' normalises every reward column on its own, "
                 "which would blow the small exploration reward up to unit variance. Set "
-                "`multi_objective_aggregation='sum_then_normalize'`."
+                "`multi_objective_aggregation='sum_then_normalize'` (or `exploration_coef=0`: no exploration column)."
             )
         if self.remove_unused_columns and (self.uses_teachers or self.guidance):
             raise UsageError(

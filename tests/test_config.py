@@ -95,3 +95,11 @@ def test_trainer_rejects_unsupported_inputs(tmp_path, tokenizer, encoder, kwargs
     arguments.update(kwargs)
     with pytest.raises((ValueError, TypeError), match=message):
         OGERTrainer(build_model(tokenizer), **arguments)
+
+
+def test_normalize_then_sum_is_refused_only_while_an_exploration_reward_column_exists(tmp_path):
+    common = dict(output_dir=str(tmp_path), use_cpu=True, multi_objective_aggregation="normalize_then_sum")
+    OGERConfig(**common, exploration_coef=0.0)  # no exploration column (LUFFY-style splice, or OGER off): TRL's choice
+    OGERConfig(**common, exploration_bonus="none")
+    with pytest.raises(ValueError, match="OGER needs `multi_objective_aggregation='sum_then_normalize'`"):
+        OGERConfig(**common)

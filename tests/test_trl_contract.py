@@ -24,6 +24,7 @@ HOOKS = {
     ],
     "_generate_single_turn": ["self", "prompt_ids", "images", "multimodal_fields", "num_generations"],
     "_tokenize_prompts": ["self", "prompts"],
+    "_save_rng_state": ["self", "output_dir"],  # transformers' Trainer: the self-teacher pool is saved with it
 }
 
 
@@ -45,6 +46,7 @@ def test_oger_overrides_only_the_documented_hooks():
         "_calculate_rewards",
         "_compute_loss",
         "_get_per_token_logps_and_entropies",
+        "_save_rng_state",
     }
 
 

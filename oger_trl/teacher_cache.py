@@ -204,15 +204,13 @@ def build_table(
 
 
 class TeacherEmbeddings:
-    """Teacher embeddings by text: cached tables first, then pinned texts (the self-teacher pool), then a bounded
-    in-memory memo, encoding what none holds."""
+    """Teacher embeddings by text: cached tables first, then a bounded in-memory memo, encoding what neither holds."""
 
     def __init__(self, encoder: SentenceEncoder, cache_dir: str | None = None):
         self.encoder = encoder
         self.cache_dir = cache_dir or default_cache_dir()
         self.tables: list[EmbeddingTable] = []
         self._memo: OrderedDict[bytes, torch.Tensor] = OrderedDict()
-        self.pinned: dict[bytes, torch.Tensor] = {}
 
     def add_dataset(self, dataset, column: str, show_progress: bool = False) -> str:
         """Load the cache of `dataset`'s teacher texts, building (and writing) it first when missing, stale or corrupt.
@@ -238,11 +236,6 @@ class TeacherEmbeddings:
         self.tables.append(load_table(path, key, self.encoder.dim))
         return path
 
-    def pin(self, texts: list[str], embeddings: list[torch.Tensor]) -> None:
-        """Make `lookup` return exactly these embeddings for these texts (the self-teacher pool: embedded when they
-        were generated, never re-encoded), replacing everything pinned before."""
-        self.pinned = {key.tobytes(): e for key, e in zip(text_digests(texts), embeddings, strict=True)}
-
     def lookup(self, texts: list[str]) -> torch.Tensor:
         """`(len(texts), dim)` embeddings of `texts`, in order."""
         out = torch.zeros(len(texts), self.encoder.dim)
@@ -256,10 +249,7 @@ class TeacherEmbeddings:
                 missing &= ~hit
         for i in np.flatnonzero(missing):
             memo_key = keys[i].tobytes()
-            if memo_key in self.pinned:
-                out[i] = self.pinned[memo_key]
-                missing[i] = False
-            elif memo_key in self._memo:
+            if memo_key in self._memo:
                 self._memo.move_to_end(memo_key)
                 out[i] = self._memo[memo_key]
                 missing[i] = False

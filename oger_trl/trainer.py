@@ -25,7 +25,7 @@ import warnings
 from collections import Counter
 from collections.abc import Iterator
 from contextvars import ContextVar
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import torch
 import trl
@@ -94,10 +94,12 @@ OGER_CITATION = textwrap.dedent("""\
 
 @dataclass(frozen=True)
 class TeacherSet:
-    """One prompt's teacher completions and their names."""
+    """One prompt's teacher completions and their names; the last `len(self_embeddings)` are self-teachers, whose
+    embeddings are kept from when they were generated (not compared: equal texts and names mean the same entries)."""
 
     texts: tuple[str, ...]
     names: tuple[str, ...]
+    self_embeddings: tuple[torch.Tensor, ...] = field(default=(), compare=False)
 
 
 class OGERTrainer(GRPOTrainer):
@@ -266,7 +268,6 @@ class OGERTrainer(GRPOTrainer):
         checkpoint = resume_target(resume_from_checkpoint, self.args.output_dir)
         if self.self_teachers is not None and checkpoint is not None:
             self.self_teachers.load(checkpoint)
-            self._pin_self_teachers()
         return super().train(checkpoint, trial, ignore_keys_for_eval, **kwargs)
 
     def _save_rng_state(self, output_dir: str) -> None:
@@ -377,10 +378,12 @@ class OGERTrainer(GRPOTrainer):
         texts = row.get(self.args.teacher_completions_column) or []
         names = row.get(self.args.teacher_sources_column) or [str(j) for j in range(len(texts))]
         kept = [(t, n) for t, n in zip(texts, names, strict=True) if not self.args.teachers or n in self.args.teachers]
+        selves = []
         if self.self_teachers is not None and self.model.training:
             known = {text for text, _ in kept}
-            kept += [(e.text, SELF_TEACHER) for e in self.self_teachers.of(row["prompt"]) if e.text not in known]
-        return TeacherSet(tuple(t for t, _ in kept), tuple(n for _, n in kept))
+            selves = [e for e in self.self_teachers.of(row["prompt"]) if e.text not in known]
+            kept += [(e.text, SELF_TEACHER) for e in selves]
+        return TeacherSet(tuple(t for t, _ in kept), tuple(n for _, n in kept), tuple(e.embedding for e in selves))
 
     def _update_self_teachers(self, inputs, completions, completion_ids, divergence, is_policy, verifiable) -> None:
         """Offer the batch's correct (verifiable reward > 0), finished (ending with EOS) online completions to the
@@ -398,12 +401,15 @@ class OGERTrainer(GRPOTrainer):
                 prompts.append(prompt)
                 joining.append(SelfCompletion(text, embeddings[i], divergence[i].item(), step))
         self.self_teachers.add(prompts, joining)
-        self._pin_self_teachers()
         self._metrics["train"]["oger/self_teachers"].append(len(self.self_teachers))
 
-    def _pin_self_teachers(self) -> None:
-        entries = [entry for entries in self.self_teachers.entries.values() for entry in entries]
-        self.teacher_embeddings.pin([e.text for e in entries], [e.embedding for e in entries])
+    def _embeddings_of(self, teacher_set: TeacherSet) -> torch.Tensor:
+        """`(M, d)`: the dataset teachers' from the cache, then the self-teachers' own, never re-encoded."""
+        cached = self.teacher_embeddings.lookup(
+            list(teacher_set.texts[: len(teacher_set.texts) - len(teacher_set.self_embeddings)])
+        )
+        selves = [e.to(cached.dtype).unsqueeze(0) for e in teacher_set.self_embeddings]
+        return torch.cat([cached, *selves])
 
     def _divergence(self, completions: list, teachers: list[TeacherSet]) -> torch.Tensor:
         """D of each local completion against its prompt's teachers (NaN without teachers)."""
@@ -413,7 +419,7 @@ class OGERTrainer(GRPOTrainer):
             if i > 0 and teacher_set == teachers[i - 1]:
                 per_row.append(per_row[-1])
             else:
-                per_row.append(self.teacher_embeddings.lookup(list(teacher_set.texts)))
+                per_row.append(self._embeddings_of(teacher_set))
         batch = current_batch()
         batch.online_embeddings, batch.teacher_embeddings = online, per_row
         similarity = mean_teacher_similarity(online, torch.cat(per_row), [len(t.texts) for t in teachers])

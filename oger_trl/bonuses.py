@@ -26,7 +26,7 @@ class BonusInputs:
         is_policy: `(B,)` bool, rows the policy sampled (spliced teacher rows and RGPO's guided rows are False).
         divergence: `(B,)` OGER's D = clamp(1 - mean cosine to the prompt's teachers, 0, 1) of the online rows, NaN
             for the other rows and for prompts without teachers.
-        online_embeddings: `(B, d)` unit-norm sentence embeddings of every row's completion (teacher rows included).
+        online_embeddings: `(B, d)` unit-norm sentence embeddings of the online completions (NaN for the other rows).
         teacher_embeddings: one `(M_g, d)` tensor per group, the unit-norm embeddings of its prompt's teachers
             (`(0, d)` without teachers).
         hidden_states: `(B, h)` the policy's mean final-layer hidden state over each completion's tokens (NaN for

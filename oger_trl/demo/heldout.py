@@ -7,14 +7,13 @@ bare final number, `oger_trl.math_answers.grade_math`) shows how much of a gain 
 """
 
 from collections.abc import Callable
-from statistics import mean
 
 from accelerate.utils import gather_object
 from datasets import Dataset
 from transformers import TrainerCallback
 
 from ..evaluation.callback import policy_generator
-from ..evaluation.metrics import pass_at_k
+from ..evaluation.metrics import mean_pass_at_k
 from ..math_answers import grade_math
 
 ACCURACY = "heldout/accuracy"
@@ -73,7 +72,7 @@ class HeldOutEvaluation(TrainerCallback):
         rewards = self.reward_func(completions=completions, **repeated)
         correct = [sum(bool(r and r > 0) for r in rewards[i * n : (i + 1) * n]) for i in range(len(prompts))]
         counts = gather_object(correct)
-        return {pass_at_k_key(k): mean(pass_at_k(n, c, k) for c in counts) for k in PASS_AT_KS if k <= n}
+        return {pass_at_k_key(k): mean_pass_at_k(counts, [n] * len(counts), k) for k in PASS_AT_KS if k <= n}
 
     def run(self) -> dict[str, float]:
         """Answer and score the held-out problems (every process its share, gathered); returns the two accuracies."""

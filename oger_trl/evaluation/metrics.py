@@ -13,6 +13,11 @@ def pass_at_k(n: int, c: int, k: int) -> float:
     return 1.0 - comb(n - c, k) / comb(n, k)
 
 
+def mean_pass_at_k(correct: list[int], sizes: list[int], k: int) -> float:
+    """pass@k averaged over items, item i having `correct[i]` correct of `sizes[i]` samples."""
+    return mean(pass_at_k(s, c, k) for c, s in zip(correct, sizes, strict=True))
+
+
 def reported_ks(n: int) -> list[int]:
     """The pass@k values worth reporting for n samples: 1, powers of two, and n."""
     ks, k = [], 1
@@ -33,7 +38,7 @@ def benchmark_metrics(items: list[list[dict]], n: int) -> dict:
         f"avg@{n}": mean(c / s for c, s in zip(correct, sizes, strict=True)),
     }
     for k in reported_ks(n):
-        metrics[f"pass@{k}"] = mean(pass_at_k(s, c, k) for c, s in zip(correct, sizes, strict=True))
+        metrics[f"pass@{k}"] = mean_pass_at_k(correct, sizes, k)
     metrics["mean_response_tokens"] = mean(r["num_tokens"] for r in flat)
     metrics["truncation_rate"] = mean(float(r["truncated"]) for r in flat)
     return metrics

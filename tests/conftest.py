@@ -42,6 +42,7 @@ def encoder():
 SLOW_MODULES = {
     "test_benchmarks",
     "test_cli",
+    "test_default_fingerprint",
     "test_demo",
     "test_distributed",
     "test_drop_in",

@@ -15,6 +15,7 @@ pass@1/4/16 of the final policy (16 sampled answers per problem):
 """
 
 import argparse
+import dataclasses
 import json
 import os
 import statistics
@@ -24,7 +25,7 @@ from oger_trl.demo.plots import plot_dynamics
 from oger_trl.demo.runs import train_run
 from oger_trl.demo.settings import METHODS, RunSettings
 from oger_trl.demo.summary import ONLINE_REWARD, confidence_interval, first_step_reaching, mean_over_steps, value_at
-from oger_trl.demo.tasks import addition_task
+from oger_trl.demo.tasks import DemoTask, addition_task
 from oger_trl.encoder import SentenceEncoder
 from oger_trl.smollm2 import OFFLINE_NAME, resolve_model_name
 
@@ -33,6 +34,7 @@ ABLATIONS = ("OGER g=1", "OGER no bonus")
 EXPLORATION = ("OGER", "OGER representation", "OGER self-teachers", "OGER cosine coef")
 THRESHOLD = 0.5  # held-out accuracy for time-to-accuracy, fixed before the study ran
 HELD_OUT = 40
+TRAIN_PROBLEMS = 100 - HELD_OUT  # the addition task has 100 problems
 
 
 def parse_args() -> argparse.Namespace:
@@ -49,7 +51,16 @@ def parse_args() -> argparse.Namespace:
         "instead of the main methods and ablations",
     )
     parser.add_argument("--pass-at-k", type=int, default=0, help="sampled answers per held-out problem for pass@k")
+    parser.add_argument(
+        "--train-problems",
+        type=int,
+        default=0,
+        help=f"train on the first N of the {TRAIN_PROBLEMS} training problems only (0: all), so that prompts recur "
+        "within a run: the self-teacher pool acts only on a prompt seen again, which 20 steps x 2 prompts of 60 never do",
+    )
     cli = parser.parse_args()
+    if not 0 <= cli.train_problems <= TRAIN_PROBLEMS:
+        parser.error(f"--train-problems must be between 0 and {TRAIN_PROBLEMS}, got {cli.train_problems}")
     if cli.methods is not None:
         cli.methods = EXPLORATION if cli.methods == "EXPLORATION" else tuple(m.strip() for m in cli.methods.split(","))
         unknown = sorted(set(cli.methods) - set(METHODS))
@@ -81,8 +92,16 @@ def write_json(path: str, payload: dict) -> None:
     os.replace(f"{path}.tmp", path)
 
 
-def run_study(cli: argparse.Namespace, settings: RunSettings) -> None:
+def study_task(train_problems: int) -> DemoTask:
+    """The addition task; with `train_problems` > 0 only that many training problems (the held-out set is unchanged)."""
     task = addition_task(HELD_OUT)
+    if train_problems:
+        task = dataclasses.replace(task, train=task.train.select(range(train_problems)))
+    return task
+
+
+def run_study(cli: argparse.Namespace, settings: RunSettings) -> None:
+    task = study_task(cli.train_problems)
     model_path = resolve_model_name(cli.model)
     encoder = SentenceEncoder(max_length=settings.encoder_max_length)
     start_path = os.path.join(cli.output_dir, "start.json")
@@ -196,7 +215,8 @@ def write_summary(cli: argparse.Namespace, settings: RunSettings) -> str:
     lines = [
         "# Learning study",
         "",
-        f"Policy `{cli.model}`, single-digit addition ({HELD_OUT} held-out problems, greedy, scored by "
+        f"Policy `{cli.model}`, single-digit addition ({cli.train_problems or TRAIN_PROBLEMS} training problems, "
+        f"{HELD_OUT} held-out problems, greedy, scored by "
         f"`accuracy_reward`); {settings.steps} steps of {settings.prompts_per_step} prompts x "
         f"{settings.num_generations} completions (<= {settings.completion_length} tokens, temperature "
         f"{settings.temperature}), learning rate {settings.learning_rate}. Starting point (all runs): held-out "

@@ -50,7 +50,16 @@ def study(monkeypatch):
 
 
 def namespace(tmp_path, **overrides) -> argparse.Namespace:
-    options = dict(output_dir=str(tmp_path), model="m", seeds=2, ablation_seeds=1, steps=4, methods=None, pass_at_k=0)
+    options = dict(
+        output_dir=str(tmp_path),
+        model="m",
+        seeds=2,
+        ablation_seeds=1,
+        steps=4,
+        methods=None,
+        pass_at_k=0,
+        train_problems=0,
+    )
     return argparse.Namespace(**{**options, **overrides})
 
 
@@ -108,3 +117,20 @@ def test_the_exploration_study_runs_its_methods_per_seed_and_reports_pass_at_k(t
     assert header == "| method | runs | pass@1, mean ± 95% CI | pass@4, mean ± 95% CI | pass@16, mean ± 95% CI |"
     # per seed 0.1 / 0.4 / 0.8 plus 0.1 * seed: means 0.15, 0.45, 0.85; half-width 12.7062 * 0.05 = 0.635
     assert rows[0] == "| OGER | 2 | 0.150 ± 0.635 | 0.450 ± 0.635 | 0.850 ± 0.635 |"
+
+
+def test_a_study_on_fewer_training_problems_trains_on_the_first_ones_and_says_so(tmp_path, study, monkeypatch):
+    module, _ = study
+    trained_on = []
+    original = module.train_run
+    monkeypatch.setattr(module, "train_run", lambda method, task, *args: trained_on.append(task) or original(
+        method, task, *args))  # fmt: skip
+    cli = namespace(tmp_path, methods=("OGER", "OGER self-teachers"), seeds=1, train_problems=10)
+    settings = RunSettings(steps=4, eval_every=2)
+    module.run_study(cli, settings)
+    full = module.addition_task(module.HELD_OUT)
+    assert [len(task.train) for task in trained_on] == [10, 10]
+    assert trained_on[0].train["prompt"] == full.train["prompt"][:10]
+    assert trained_on[0].held_out["prompt"] == full.held_out["prompt"]
+    summary = Path(module.write_summary(cli, settings)).read_text(encoding="utf-8")
+    assert "(10 training problems, 40 held-out problems" in summary

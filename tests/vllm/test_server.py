@@ -1,0 +1,76 @@
+"""TRL's server mode against a real vLLM server (a subprocess on 127.0.0.1): TRL's client generates with the sampling
+settings OGER uses, and the log-probs it returns are the colocated engine's for the same prompt and completion.
+
+Training in server mode cannot run on a CPU: TRL 1.16 pushes weights to a server only through vLLM's NCCL weight
+transfer (`VLLMClient.init_communicator` refuses a non-CUDA device). `benchmarks/gpu_check.py` trains in server mode
+with its weight-sync check on a GPU."""
+
+import socket
+import sys
+
+import psutil
+import pytest
+import torch
+from conftest import free_port
+from probes import engine_logprobs, fixed_completion
+from server import launched, vllm_server
+from transformers import AutoTokenizer
+
+# Both engines run SmolLM2 in bfloat16 with the same weights; they differ in how a token's log-prob is computed (the
+# server's decode steps vs the colocated engine's single prefill of prompt + completion), which changes the order of
+# bfloat16 roundings through 30 layers. 0.05 nats per token on average bounds that (measured for bf16 vs fp32 on this
+# model: 0.05); a wrong token, a wrong position or temperature-processed log-probs of another temperature are off by
+# nats.
+BF16_ENGINES_TOLERANCE = 0.05
+
+
+def test_trl_client_generates_through_a_real_server_with_the_colocated_engines_logprobs(
+    tmp_path, smollm2_path, single_process_launcher
+):
+    from trl.generation.vllm_client import VLLMClient
+    from vllm import LLM
+
+    tokenizer = AutoTokenizer.from_pretrained(smollm2_path)
+    prompts = [fixed_completion(tokenizer, q, "")[0] for q in ("What is 2 + 3?", "Name a prime number.")]
+    with vllm_server(smollm2_path, free_port(), str(tmp_path / "server.log")) as server:
+        started = server.processes()
+        client = VLLMClient(base_url=server.base_url, connection_timeout=60)
+        # the request TRL's server branch sends for OGER's defaults (temperature 1, no truncation, 24 new tokens)
+        output = client.generate(prompts, n=4, temperature=1.0, top_p=1.0, top_k=0, min_p=0.0, max_tokens=24)
+    assert not any(p.is_running() and p.status() != psutil.STATUS_ZOMBIE for p in started)  # nothing left behind
+
+    assert output["prompt_ids"] == prompts
+    completions, logprobs = output["completion_ids"], output["logprobs"]
+    assert len(completions) == 8 and all(0 < len(c) <= 24 for c in completions)
+    assert [len(lp) for lp in logprobs] == [len(c) for c in completions]
+    assert any(c[-1] == tokenizer.eos_token_id or len(c) == 24 for c in completions)
+
+    colocated = LLM(smollm2_path, dtype="bfloat16", enforce_eager=True, max_model_len=512)
+    for i, completion in enumerate(completions):
+        prompt = prompts[i // 4]
+        served = torch.tensor([step[0] for step in logprobs[i]], dtype=torch.float64)
+        engine = engine_logprobs(colocated, prompt, list(completion))
+        assert (served - engine).abs().mean() < BF16_ENGINES_TOLERANCE, (i, served, engine)
+
+
+def test_a_launched_server_is_stopped_with_its_children_when_the_body_fails(tmp_path):
+    # a stand-in server: a process that starts a child and answers /health, like the API server and its engine core
+    script = (
+        "import http.server, subprocess, sys\n"
+        "subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(600)'])\n"
+        "class H(http.server.BaseHTTPRequestHandler):\n"
+        "    def do_GET(self):\n"
+        "        self.send_response(200); self.end_headers()\n"
+        f"http.server.HTTPServer(('127.0.0.1', {(port := free_port())}), H).serve_forever()\n"
+    )
+    command = [sys.executable, "-c", script]
+    with (
+        pytest.raises(RuntimeError, match="the test body failed"),
+        launched(command, f"http://127.0.0.1:{port}", 60, str(tmp_path / "log")) as server,
+    ):
+        started = server.processes()
+        assert len(started) == 2
+        raise RuntimeError("the test body failed")
+    assert not any(p.is_running() and p.status() != psutil.STATUS_ZOMBIE for p in started)
+    with pytest.raises(ConnectionRefusedError), socket.create_connection(("127.0.0.1", port), timeout=5):
+        pass  # nothing answers on the server's port any more

@@ -9,7 +9,9 @@ from helpers import base_config_kwargs, letter_reward
 from oger_trl import OGERConfig, OGERTrainer
 
 
-def vllm_trainer(tmp_path, tokenizer, encoder, model_dir: str, dataset, trainer_class=OGERTrainer, **overrides):
+def vllm_trainer(
+    tmp_path, tokenizer, encoder, model_dir: str, dataset, trainer_class=OGERTrainer, peft_config=None, **overrides
+):
     """An OGERTrainer over the checkpoint in `model_dir`, generating with TRL's colocated vLLM engine."""
     from trl.rewards import accuracy_reward
 
@@ -22,6 +24,7 @@ def vllm_trainer(tmp_path, tokenizer, encoder, model_dir: str, dataset, trainer_
         train_dataset=dataset,
         processing_class=tokenizer,
         encoder=encoder,
+        peft_config=peft_config,
     )
 
 

@@ -53,6 +53,7 @@ $(VLLM_VENV)/.installed: pyproject.toml constraints-vllm.txt tests/vllm/cpu_plug
 	touch $@
 
 test-vllm: $(VLLM_VENV)/.installed
+	$(VLLM_PY) tests/scripts/vllm_extra_resolution.py
 	OGER_VLLM_TIER=1 HF_HUB_OFFLINE=1 $(VLLM_PY) -m pytest tests/vllm
 
 # TRL's whole GRPO test suite three ways (GRPOTrainer, OGER off, OGER on): hours on 2 CPU cores, outside CI.

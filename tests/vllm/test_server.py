@@ -11,8 +11,7 @@ import sys
 import psutil
 import pytest
 import torch
-from conftest import free_port
-from probes import engine_logprobs, fixed_completion
+from probes import engine_logprobs, fixed_completion, free_port
 from server import launched, vllm_server
 from transformers import AutoTokenizer
 

@@ -7,7 +7,7 @@ import os
 import subprocess
 import sys
 
-from conftest import free_port
+from probes import free_port
 from test_colocate import BF16_TOLERANCE
 
 SCRIPT = os.path.join(os.path.dirname(__file__), "two_process_run.py")

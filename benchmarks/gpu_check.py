@@ -9,7 +9,7 @@ when vLLM is installed.
     lora_notebook  the Colab notebook (LoRA), executed top to bottom with its parameters overridden, 5 steps
     demo           the demo task (OGER and GRPO from SmolLM2 on single-digit addition), 50 steps each
     vllm_colocate  (vLLM installed) OGER on TRL's colocated vLLM engine, with the vLLM tier's weight-sync probe: after
-                   every sync, the engine's log-probs of a fixed completion vs the trainer's (tests/vllm/probes.py)
+                   every sync, the engine's log-probs of a fixed completion vs the trainer's (tests/vllm_tier/probes.py)
 
 Server-mode training is not a row: TRL 1.16 pushes weights to a server over NCCL, which cannot put the trainer and the
 server on the same GPU, and this check runs on one.
@@ -228,7 +228,7 @@ ENGINE_TOLERANCE = 0.05
 
 
 def check_vllm_colocate(policy: Policy, size: Size, workdir: str, on_gpu: bool) -> Row:
-    sys.path[:0] = [os.path.join(ROOT, "tests"), os.path.join(ROOT, "tests", "vllm")]
+    sys.path[:0] = [os.path.join(ROOT, "tests"), os.path.join(ROOT, "tests", "vllm_tier")]
     from probes import WeightSyncProbe, fixed_completion, free_port
     from trl.rewards import accuracy_reward
 

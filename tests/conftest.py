@@ -23,8 +23,9 @@ sys.path.insert(0, os.path.dirname(__file__))
 
 from helpers import build_tokenizer  # noqa: E402
 
-# The vLLM tier (tests/vllm) needs the real engine and its own environment: `make test-vllm` builds it and sets this.
-collect_ignore = [] if os.environ.get("OGER_VLLM_TIER") else ["vllm"]
+# The vLLM tier (tests/vllm_tier) needs the real engine and its own environment: `make test-vllm` builds it and sets
+# this. No folder under tests/ may be named `vllm`: tests/ is on sys.path, so it would shadow the package.
+collect_ignore = [] if os.environ.get("OGER_VLLM_TIER") else ["vllm_tier"]
 
 from oger_trl import SentenceEncoder  # noqa: E402
 

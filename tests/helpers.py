@@ -307,3 +307,28 @@ def write_gsm8k_style_teachers(path, n: int = 24, seed: int = 0) -> str:
     with open(path, "w") as f:
         f.writelines(json.dumps(line) + "\n" for line in lines)
     return str(path)
+
+
+def execute_notebook(path: str, parameters: dict, workdir, timeout: int = 600, final_cell: str | None = None):
+    """Run the notebook at `path` top to bottom in `workdir` with `parameters` injected after its cell tagged
+    `parameters` (as papermill does), and `final_cell` appended; any cell error raises. Returns the executed
+    notebook."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    notebook = nbformat.read(path, as_version=4)
+    (index,) = [i for i, c in enumerate(notebook.cells) if "parameters" in c.metadata.get("tags", [])]
+    assert set(parameters) <= {
+        line.split(" =")[0] for line in notebook.cells[index].source.splitlines() if " = " in line
+    }
+    injected = nbformat.v4.new_code_cell(
+        "\n".join(f"{name} = {value!r}" for name, value in parameters.items()),
+        metadata={"tags": ["injected-parameters"]},
+    )
+    notebook.cells.insert(index + 1, injected)
+    if final_cell is not None:
+        notebook.cells.append(nbformat.v4.new_code_cell(final_cell))
+    NotebookClient(
+        notebook, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(workdir)}}
+    ).execute()
+    return notebook

@@ -56,3 +56,11 @@ def test_the_data_layer_never_imports_evaluation():
     for module, imported in graph.items():
         if module.startswith("oger_trl.data"):
             assert not any(target.startswith("oger_trl.evaluation") for target in imported), module
+
+
+def test_no_folder_of_the_test_tree_shadows_a_package():
+    """tests/ is on sys.path: a folder there named like a package (as `tests/vllm` once was) makes `find_spec` see a
+    namespace package, and TRL's `is_vllm_available()` then fails on its version."""
+    tests = os.path.dirname(os.path.abspath(__file__))
+    for name in ("vllm", "trl", "transformers", "torch", "peft", "accelerate", "datasets", "deepspeed"):
+        assert not os.path.isdir(os.path.join(tests, name)), name

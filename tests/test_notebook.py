@@ -3,9 +3,7 @@ model, two steps, no install, no Hub, no vLLM. Any cell error fails the test."""
 
 import os
 
-import nbformat
-from helpers import build_model, write_gsm8k_style_teachers
-from nbclient import NotebookClient
+from helpers import build_model, execute_notebook, write_gsm8k_style_teachers
 
 NOTEBOOK = os.path.join(os.path.dirname(__file__), "..", "notebooks", "oger_lora_colab.ipynb")
 
@@ -26,19 +24,7 @@ def test_notebook_executes_on_a_tiny_offline_model(tmp_path, tokenizer):
         "OUTPUT_DIR": str(tmp_path / "out"),
         "INSTALL": False,
     }
-    notebook = nbformat.read(NOTEBOOK, as_version=4)
-    (index,) = [i for i, c in enumerate(notebook.cells) if "parameters" in c.metadata.get("tags", [])]
-    assert set(parameters) <= {
-        line.split(" =")[0] for line in notebook.cells[index].source.splitlines() if " = " in line
-    }
-    injected = nbformat.v4.new_code_cell(
-        "\n".join(f"{name} = {value!r}" for name, value in parameters.items()),
-        metadata={"tags": ["injected-parameters"]},
-    )
-    notebook.cells.insert(index + 1, injected)
-    NotebookClient(
-        notebook, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}
-    ).execute()
+    notebook = execute_notebook(NOTEBOOK, parameters, tmp_path)
 
     assert (tmp_path / "out" / "adapter_model.safetensors").exists()  # the LoRA adapter was trained and saved
     outputs = [o for c in notebook.cells if c.cell_type == "code" for o in c.get("outputs", [])]

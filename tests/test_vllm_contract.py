@@ -2,7 +2,7 @@
 does (processed log-probs of the sampling distribution) drives the trainer with importance-sampling correction on.
 Spliced teacher rows carry NaN sampling log-probs of their own length, so TRL gives them a ratio of exactly 1, and the
 online rows' ratios are TRL's usual exp(old - sampling). This tier runs without vLLM; `make test-vllm` checks the same on
-the real engine (tests/vllm)."""
+the real engine (tests/vllm_tier)."""
 
 import math
 

@@ -6,6 +6,7 @@ run's log history and the trained OGER model to the output folder.
 """
 
 import argparse
+import importlib.util
 import json
 import os
 
@@ -36,7 +37,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--held-out", type=int, default=40, help="problems kept out of training, for evaluation")
     parser.add_argument("--eval-every", type=int, default=defaults.eval_every, help="steps between evaluations")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--vllm", action="store_true", help="generate with TRL's colocated vLLM engine (pip install oger-trl[vllm])"
+    )
     cli = parser.parse_args(argv)
+    if cli.vllm and importlib.util.find_spec("vllm") is None:
+        parser.error("--vllm needs vLLM: pip install 'oger-trl[vllm]'")
     for name in ("steps", "prompts_per_step", "num_generations", "completion_length", "held_out", "eval_every"):
         if getattr(cli, name) < 1:
             parser.error(f"--{name.replace('_', '-')} must be at least 1, got {getattr(cli, name)}")
@@ -52,6 +58,7 @@ def settings_from(cli: argparse.Namespace) -> RunSettings:
         learning_rate=cli.learning_rate,
         temperature=cli.temperature,
         eval_every=cli.eval_every,
+        use_vllm=cli.vllm,
     )
 
 
@@ -70,7 +77,7 @@ def main(argv: list[str] | None = None) -> list:
     from .heldout import ACCURACY, LENIENT_ACCURACY
     from .plots import plot_dynamics
     from .report import write_report
-    from .runs import train_run
+    from .runs import release_engine, train_run
     from .tasks import addition_task, gsm8k_task
 
     task = addition_task(cli.held_out) if cli.task == "addition" else gsm8k_task(cli.data_dir, cli.held_out)
@@ -91,6 +98,7 @@ def main(argv: list[str] | None = None) -> list:
             json.dump(result.history, f, indent=1)
         if method == "OGER":
             result.trainer.save_model(os.path.join(cli.output_dir, "model"))
+        release_engine(result.trainer)
         result.trainer = None  # free the model before the next run
         results.append(result)
     plot_dynamics({r.method: [r.history] for r in results}, cli.output_dir)

@@ -61,6 +61,8 @@ def demo_config(method: str, settings: RunSettings, seed: int, output_dir: str, 
         beta=0.0,
         seed=seed,
         encoder_max_length=settings.encoder_max_length,
+        use_vllm=settings.use_vllm,
+        vllm_mode="colocate",
         **METHODS[method],
     )
 
@@ -108,6 +110,16 @@ def train_run(
     trainer.train()
     history = [{"step": 0, **held_out.start_metrics}, *trainer.state.log_history]
     return RunResult(method, seed, history, held_out.samples, time.perf_counter() - began, trainer)
+
+
+def release_engine(trainer: OGERTrainer) -> None:
+    """Free a run's colocated vLLM engine and the process-wide distributed state vLLM keeps for it (its own teardown),
+    so that the next run in this process can build its engine."""
+    if trainer.use_vllm and trainer.args.vllm_mode == "colocate":
+        from vllm.distributed.parallel_state import cleanup_dist_env_and_memory
+
+        del trainer.vllm_generation.llm
+        cleanup_dist_env_and_memory()
 
 
 class RunProgress(TrainerCallback):

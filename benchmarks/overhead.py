@@ -241,6 +241,8 @@ def main() -> None:
     make_model, tokenizer = load_policy(cli.model, workdir, cli.vllm)
     data = gsm8k_teacher_dataset(cli.data).filter(lambda row: len(row["teacher_completions"]) > 0)
     on_gpu = torch.cuda.is_available()
+    if cli.vllm and not on_gpu:  # two CPU engines share the machine's memory: 1 GiB of KV cache each is plenty here
+        os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "1")
     settings = trainer_settings(cli.num_generations, cli.completion_length, on_gpu, vllm=cli.vllm)
     trainers = build_trainers(make_model, tokenizer, data.select(range(cli.prompts)), settings, workdir)
     steppers = {name: Stepper(trainer) for name, trainer in trainers.items()}

@@ -43,7 +43,7 @@ import overhead  # noqa: E402
 
 from oger_trl.demo.summary import confidence_interval  # noqa: E402
 from oger_trl.demo.tasks import ADDITION_TEACHERS, addition_task  # noqa: E402
-from oger_trl.tiny_policy import build_model, build_tokenizer  # noqa: E402
+from oger_trl.tiny_policy import VLLM_CPU_HIDDEN, build_model, build_tokenizer  # noqa: E402
 
 ACCELERATE_CONFIGS = os.path.join(ROOT, "recipes", "accelerate_configs")
 NOTEBOOK = os.path.join(ROOT, "notebooks", "oger_lora_colab.ipynb")
@@ -55,13 +55,22 @@ class Size:
 
     completion_length: int  # overhead: forced completion length
     blocks: int  # overhead: ABBA blocks
-    train_steps: int  # zero3 and lora_notebook
+    train_steps: int  # zero3, lora_notebook and vllm_colocate
     demo_steps: int
     demo_held_out: int
+    sync_lr: float  # vllm_colocate: a learning rate that moves the policy far beyond the engine's bf16 noise
+    sync_tolerance: (
+        float  # vllm_colocate: that noise, the vLLM tier's bound for this policy (tests/vllm_tier/probes.py)
+    )
 
 
-GPU = Size(completion_length=512, blocks=3, train_steps=3, demo_steps=50, demo_held_out=40)
-DRY_RUN = Size(completion_length=48, blocks=2, train_steps=1, demo_steps=1, demo_held_out=4)
+# SmolLM2 on a GPU: BF16_DEEP_TOLERANCE (30 layers); the tiny policy in a dry run: BF16_TOLERANCE
+GPU = Size(
+    completion_length=512, blocks=3, train_steps=3, demo_steps=50, demo_held_out=40, sync_lr=1e-3, sync_tolerance=0.05
+)
+DRY_RUN = Size(
+    completion_length=48, blocks=2, train_steps=1, demo_steps=1, demo_held_out=4, sync_lr=1e-2, sync_tolerance=0.02
+)
 
 
 @dataclass
@@ -81,7 +90,7 @@ class Policy:
         if dry_run:
             self.path, self.name = os.path.join(workdir, "tiny"), "tiny Qwen2"
             tokenizer = build_tokenizer()
-            build_model(tokenizer, hidden=128).save_pretrained(self.path)  # head size 32: vLLM's CPU minimum
+            build_model(tokenizer, hidden=VLLM_CPU_HIDDEN).save_pretrained(self.path)
             tokenizer.save_pretrained(self.path)
         else:
             from oger_trl.smollm2 import smollm2_dir
@@ -223,45 +232,51 @@ def check_demo(policy: Policy, size: Size, workdir: str, on_gpu: bool) -> Row:
     return Row("demo", setting, f"held-out accuracy {accuracies}")
 
 
-# bfloat16 engine vs the trainer over a 30-layer model: the vLLM tier's bound for two bf16 computations of SmolLM2
-ENGINE_TOLERANCE = 0.05
-
-
-def check_vllm_colocate(policy: Policy, size: Size, workdir: str, on_gpu: bool) -> Row:
-    sys.path[:0] = [os.path.join(ROOT, "tests"), os.path.join(ROOT, "tests", "vllm_tier")]
-    from probes import WeightSyncProbe, fixed_completion, free_port
+def vllm_sync_trainer(policy: Policy, size: Size, workdir: str, on_gpu: bool):
+    """OGER on the addition task with TRL's colocated engine, at a learning rate that moves the policy well beyond the
+    engine's bf16 noise within a few steps (a plumbing check, not a training recipe)."""
     from trl.rewards import accuracy_reward
 
     from oger_trl import OGERConfig, OGERTrainer
 
-    launcher = dict(RANK="0", LOCAL_RANK="0", WORLD_SIZE="1", LOCAL_WORLD_SIZE="1", MASTER_ADDR="127.0.0.1")
-    for name, value in {**launcher, "MASTER_PORT": str(free_port())}.items():
-        os.environ.setdefault(name, value)  # one process: what torchrun would set (TRL uses vLLM's external launcher)
-    steps = size.train_steps + 1
     args = OGERConfig(
         output_dir=os.path.join(workdir, "run"), teacher_cache_dir=os.path.join(workdir, "cache"), report_to="none",
-        use_cpu=not on_gpu, bf16=on_gpu, save_strategy="no", max_steps=steps, logging_steps=1,
-        per_device_train_batch_size=8, num_generations=8, max_completion_length=64, learning_rate=1e-5,
+        use_cpu=not on_gpu, bf16=on_gpu, save_strategy="no", max_steps=size.train_steps, logging_steps=1,
+        per_device_train_batch_size=8, num_generations=8, max_completion_length=64, learning_rate=size.sync_lr,
         use_vllm=True, vllm_mode="colocate", vllm_gpu_memory_utilization=0.3, vllm_max_model_length=512,
     )  # fmt: skip
-    tokenizer = policy.tokenizer()
-    trainer = OGERTrainer(
+    return OGERTrainer(
         policy.path, reward_funcs=[accuracy_reward], args=args, train_dataset=addition_task().train,
-        processing_class=tokenizer,
+        processing_class=policy.tokenizer(),
     )  # fmt: skip
-    probe = WeightSyncProbe(trainer, *fixed_completion(tokenizer, "What is 3 + 4?", "3 + 4 = 7. \\boxed{7}"))
+
+
+def check_vllm_colocate(policy: Policy, size: Size, workdir: str, on_gpu: bool) -> Row:
+    sys.path[:0] = [os.path.join(ROOT, "tests"), os.path.join(ROOT, "tests", "vllm_tier")]
+    from probes import WeightSyncProbe, fixed_completion
+
+    from oger_trl.demo.runs import release_engine
+
+    trainer = vllm_sync_trainer(policy, size, workdir, on_gpu)
+    fixed = fixed_completion(trainer.processing_class, "What is 3 + 4?", "3 + 4 = 7. \\boxed{7}")
+    probe = WeightSyncProbe(trainer, *fixed)
     start = time.perf_counter()
     trainer.train()
-    seconds = (time.perf_counter() - start) / steps
+    seconds = (time.perf_counter() - start) / size.train_steps
     trainer.vllm_generation.sync_weights()  # what TRL does before the next generation
-    worst = max(r.engine_vs_policy for r in probe.records)
+    release_engine(trainer)
+    worst, moved = max(r.engine_vs_policy for r in probe.records), probe.records[-1].policy_moved
     result = (
         f"engine vs trainer log-prob |diff| per token after each of {len(probe.records)} syncs: max {worst:.4f} "
-        f"(policy moved {probe.records[-1].policy_moved:.4f}); {seconds:.2f} s/step"
+        f"(policy moved {moved:.4f}); {seconds:.2f} s/step"
     )
-    if worst >= ENGINE_TOLERANCE:
+    if worst >= size.sync_tolerance:
         raise RuntimeError(f"the engine does not hold the trained weights: {result}")
-    return Row("vllm_colocate", f"{policy.name}, {steps} steps, 8 x 64, colocate", result)
+    if moved <= 5 * size.sync_tolerance:  # a never-synced engine would be off by `moved`: too little to tell
+        raise RuntimeError(
+            f"inconclusive, the policy moved too little to tell a synced engine from a stale one: {result}"
+        )
+    return Row("vllm_colocate", f"{policy.name}, {size.train_steps} steps, 8 x 64, colocate", result)
 
 
 CHECKS: dict[str, Callable[[Policy, Size, str, bool], Row]] = {

@@ -43,8 +43,8 @@ DEFAULT_DATA = os.path.join(
 INPUTS, LOSS, SHAPING, OPTIMIZER = "inputs: generation and scoring", "loss forward", "  shaping term", "optimizer"
 STAGES = (
     (INPUTS, "_prepare_inputs"),
-    ("  weight sync to vLLM", "vllm_generation.sync_weights"),
     ("  generation (TRL; OGER adds its decoding-entropy hook)", "_generate_single_turn"),
+    ("    weight sync to vLLM", "vllm_generation.sync_weights"),
     ("  encode + divergence", "_divergence"),
     ("  splice", "_splice"),
     ("  rewards (OGER: with the exploration reward)", "_calculate_rewards"),
@@ -106,11 +106,11 @@ def load_policy(name: str, workdir: str, vllm: bool = False):
 
         path = smollm2_dir()
     else:
-        from oger_trl.tiny_policy import build_model, build_tokenizer
+        from oger_trl.tiny_policy import VLLM_CPU_HIDDEN, build_model, build_tokenizer
 
         path = os.path.join(workdir, "tiny")
         tokenizer = build_tokenizer()
-        build_model(tokenizer, hidden=128 if vllm else 64).save_pretrained(path)
+        build_model(tokenizer, hidden=VLLM_CPU_HIDDEN if vllm else 64).save_pretrained(path)
         tokenizer.save_pretrained(path)
     return lambda: AutoModelForCausalLM.from_pretrained(path), AutoTokenizer.from_pretrained(path)
 

@@ -96,6 +96,9 @@ def build_tokenizer(vocab_size: int = 512) -> PreTrainedTokenizerFast:
     return hf
 
 
+VLLM_CPU_HIDDEN = 128  # the narrowest width vLLM's CPU attention serves: 4 heads of its minimum head size, 32
+
+
 def build_model(tokenizer, seed: int = 0, hidden: int = 64) -> Qwen2ForCausalLM:
     torch.manual_seed(seed)
     config = Qwen2Config(

@@ -18,14 +18,16 @@ if not any(e.name == "reloadable_cpu_weights" for e in entry_points(group="vllm.
 from helpers import build_model
 from probes import free_port
 
+from oger_trl.tiny_policy import VLLM_CPU_HIDDEN
+
 # vLLM's CPU KV cache (GiB): the tiny policy and SmolLM2 at a few hundred tokens need far less than the default 4.
 os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "1")
-TINY_HIDDEN = 128  # vLLM's CPU attention needs a head size of at least 32: 4 heads of 32
 
 
 @pytest.fixture
 def single_process_launcher(monkeypatch):
-    """What `torchrun` would set for one process: TRL's colocated engine uses vLLM's external launcher."""
+    """A free rendezvous port for the colocated engine (TRL sets the rest of vLLM's external-launcher variables),
+    the environment restored afterwards, and vLLM's distributed state torn down so that the next engine starts clean."""
     for name, value in dict(RANK="0", LOCAL_RANK="0", WORLD_SIZE="1", LOCAL_WORLD_SIZE="1").items():
         monkeypatch.setenv(name, value)
     monkeypatch.setenv("MASTER_ADDR", "127.0.0.1")
@@ -40,7 +42,7 @@ def single_process_launcher(monkeypatch):
 def tiny_model_dir(tmp_path_factory, tokenizer) -> str:
     """The tiny random Qwen2 policy (fp32) as a checkpoint folder: vLLM loads models by path."""
     path = tmp_path_factory.mktemp("tiny-policy")
-    build_model(tokenizer, hidden=TINY_HIDDEN).save_pretrained(path)
+    build_model(tokenizer, hidden=VLLM_CPU_HIDDEN).save_pretrained(path)
     tokenizer.save_pretrained(path)
     return str(path)
 

@@ -23,7 +23,7 @@ def evaluate(backend: str, model: str, output) -> tuple[dict, list[dict]]:
         "--temperature", "0", "--max-new-tokens", "32", "--dtype", "float32", "--batch-size", "6",
         "--backend", backend, "--output", str(output),
     ]  # fmt: skip
-    result = subprocess.run(command, capture_output=True, text=True, timeout=900, env={**os.environ})
+    result = subprocess.run(command, capture_output=True, text=True, timeout=900)
     assert result.returncode == 0, result.stderr[-3000:]
     with open(output / "results.json") as f:
         results = json.load(f)

@@ -7,9 +7,8 @@ import os
 import torch
 from helpers import arithmetic_dataset
 from peft import LoraConfig
-from probes import WeightSyncProbe, fixed_completion, vllm_trainer
+from probes import BF16_TOLERANCE, WeightSyncProbe, fixed_completion, vllm_trainer
 from safetensors.torch import load_file
-from test_colocate import BF16_TOLERANCE
 
 
 def test_the_engine_samples_from_the_adapted_policy_and_the_base_stays_frozen(

@@ -1,4 +1,4 @@
-"""The Colab notebook with its vLLM setting on, on the CPU engine: colocate generation, sleep mode off because the
+"""The Colab notebook with its vLLM settings on, on the CPU engine: colocate generation, sleep mode off because the
 notebook sees no GPU (it decides that itself), LoRA trained and saved."""
 
 import os
@@ -20,6 +20,7 @@ def test_the_notebook_trains_with_vllm_on(tmp_path, tiny_model_dir, monkeypatch)
         "NUM_GENERATIONS": 4,
         "MAX_COMPLETION_LENGTH": 32,
         "USE_VLLM": True,
+        "VLLM_ON_CPU": True,  # this environment has the weight-reloading plugin
         "PUSH_TO_HUB": False,
         "OUTPUT_DIR": str(tmp_path / "out"),
         "INSTALL": False,

@@ -23,5 +23,5 @@ def test_the_overhead_benchmark_runs_on_vllm_generation(tmp_path):
     assert "generation: vLLM (colocate)" in out
     assert re.search(r"OGER/GRPO step-time ratio: \d\.\d{3}", out)
     rows = {line.split("|")[1].strip(): line.split("|")[2:4] for line in out.splitlines() if line.startswith("| ")}
-    sync = [float(cell) for cell in rows["weight sync to vLLM"]]
+    sync = [float(cell) for cell in rows["weight sync to vLLM"]]  # part of generation, where TRL calls it
     assert all(seconds > 0 for seconds in sync)  # both trainers pushed their weights to their engine every step

@@ -6,6 +6,7 @@ import argparse
 import json
 import os
 import sys
+from pathlib import Path
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path[:0] = [HERE, os.path.dirname(HERE)]
@@ -23,7 +24,7 @@ def main() -> None:
     args = parser.parse_args()
     tokenizer = build_tokenizer()
     trainer = vllm_trainer(
-        _Path(args.out), tokenizer, SentenceEncoder(max_length=128), args.model, arithmetic_dataset(8),
+        Path(args.out), tokenizer, SentenceEncoder(max_length=128), args.model, arithmetic_dataset(8),
         per_device_train_batch_size=3, num_generations=4, gradient_accumulation_steps=2, max_steps=2,
     )  # fmt: skip
     probe = WeightSyncProbe(trainer, *fixed_completion(tokenizer, "What is 3 + 4?", "The sum is \\boxed{7}."))
@@ -39,11 +40,6 @@ def main() -> None:
             },
             f,
         )
-
-
-class _Path(str):
-    def __truediv__(self, name: str) -> str:
-        return os.path.join(self, name)
 
 
 if __name__ == "__main__":

@@ -121,16 +121,18 @@ def make_trainer(
     eval_dataset=None,
     peft_config=None,
     trainer_class=None,
+    model=None,
     **overrides,
 ):
-    """An OGERTrainer (or `trainer_class`) over the tiny policy and the synthetic arithmetic data."""
+    """An OGERTrainer (or `trainer_class`) over the tiny policy (or `model`, e.g. a checkpoint folder) and the
+    synthetic arithmetic data."""
     from trl.rewards import accuracy_reward
 
     from oger_trl import OGERConfig, OGERTrainer
 
     args = OGERConfig(**base_config_kwargs(tmp_path / "out", tmp_path / "cache", **overrides))
     return (trainer_class or OGERTrainer)(
-        build_model(tokenizer, seed=model_seed),
+        model if model is not None else build_model(tokenizer, seed=model_seed),
         reward_funcs=reward_funcs or [accuracy_reward, letter_reward],
         args=args,
         train_dataset=dataset if dataset is not None else arithmetic_dataset(8),

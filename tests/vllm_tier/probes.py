@@ -5,9 +5,9 @@ import socket
 from dataclasses import dataclass, field
 
 import torch
-from helpers import base_config_kwargs, letter_reward
+from helpers import make_trainer
 
-from oger_trl import OGERConfig, OGERTrainer
+from oger_trl import OGERTrainer
 
 # The trainer computes in float32; vLLM serves a float32 checkpoint in bfloat16 ("auto" dtype downcasts it, on a GPU as
 # on a CPU). bfloat16 keeps 8 significant bits (relative rounding 2^-8 = 0.4%), so logits of a few units are off by
@@ -24,23 +24,11 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def vllm_trainer(
-    tmp_path, tokenizer, encoder, model_dir: str, dataset, trainer_class=OGERTrainer, peft_config=None, **overrides
-):
-    """An OGERTrainer over the checkpoint in `model_dir`, generating with TRL's colocated vLLM engine."""
-    from trl.rewards import accuracy_reward
-
+def vllm_trainer(tmp_path, tokenizer, encoder, model_dir: str, dataset, **overrides) -> OGERTrainer:
+    """`make_trainer` over the checkpoint in `model_dir` (vLLM loads models by path), generating with TRL's colocated
+    vLLM engine."""
     settings = dict(use_vllm=True, vllm_mode="colocate", vllm_max_model_length=256, **overrides)
-    args = OGERConfig(**base_config_kwargs(tmp_path / "out", tmp_path / "cache", **settings))
-    return trainer_class(
-        model_dir,
-        reward_funcs=[accuracy_reward, letter_reward],
-        args=args,
-        train_dataset=dataset,
-        processing_class=tokenizer,
-        encoder=encoder,
-        peft_config=peft_config,
-    )
+    return make_trainer(tmp_path, tokenizer, encoder, dataset=dataset, model=model_dir, **settings)
 
 
 def engine_logprobs(llm, prompt_ids: list[int], completion_ids: list[int]) -> torch.Tensor:

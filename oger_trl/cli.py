@@ -1,4 +1,4 @@
-"""`oger-trl`: train | prepare | embed | demo. Also `python -m oger_trl.cli`, e.g. under `accelerate launch -m`."""
+"""`oger-trl`: train | prepare | generate | embed | evaluate | demo. Also `python -m oger_trl.cli`, e.g. under `accelerate launch -m`."""
 
 import argparse
 import sys
@@ -11,6 +11,7 @@ USAGE = """oger-trl <command> [options]
 commands:
   train     run an OGER recipe: oger-trl train --config recipe.yaml [--field value ...]
   prepare   build an OGER dataset: oger-trl prepare {openr1,gsm8k} ...
+  generate  sample a teacher's traces on problems: oger-trl generate --problems FILE --model M --output traces.parquet
   embed     precompute the teacher-embedding cache of a recipe's data: oger-trl embed --config recipe.yaml
   evaluate  score a checkpoint on the paper's benchmarks: oger-trl evaluate --model PATH --benchmarks math500,gsm8k
   demo      OGER vs GRPO vs LUFFY-style with SmolLM2-135M, offline, on CPU: oger-trl demo [--task addition|gsm8k]
@@ -181,6 +182,181 @@ def _template_opens_think(tokenizer, think: str) -> bool:
     return prompt.endswith(think)
 
 
+def generate_parser() -> argparse.ArgumentParser:
+    from .data.openr1 import OPENR1_INSTRUCTION
+
+    parser = argparse.ArgumentParser(
+        prog="oger-trl generate",
+        description="Sample a teacher model's traces on a set of problems, grade them with math-verify, and write "
+        "them in the OpenR1-Math-220k format `oger-trl prepare openr1 --source NAME=FILE` reads. Resumable: rerun the "
+        "same command after an interruption.",
+    )
+    data = parser.add_argument_group("problems")
+    data.add_argument("--problems", required=True, help="a local parquet/jsonl/json file or a Hub dataset id")
+    data.add_argument("--split", default="train", help="split of a Hub dataset")
+    data.add_argument("--problem-column", default="problem")
+    data.add_argument(
+        "--answer-column", default="answer", help="the final answer (a GSM8K-style '... #### N' becomes N)"
+    )
+    data.add_argument("--solution-column", default="solution", help="a reference solution, passed through if present")
+    data.add_argument("--limit", type=int, help="only the first N problems")
+    data.add_argument("--shard", default="0/1", metavar="I/N", help="this process's slice of the problems")
+    model = parser.add_argument_group("teacher")
+    model.add_argument("--model", required=True, help="Hub id or folder (local engines), or the served model name")
+    model.add_argument("--teacher", help="the teacher's name in the report (default: the model's last path part)")
+    model.add_argument(
+        "--engine",
+        choices=["auto", "vllm", "transformers", "endpoint"],
+        default="auto",
+        help="auto: endpoint with --base-url, else vLLM if installed and a GPU is present, else transformers",
+    )
+    model.add_argument("--dtype", default="auto")
+    model.add_argument(
+        "--batch-size", type=int, help="problems per engine call, also the unit saved (default: vLLM 256, else 8)"
+    )
+    model.add_argument("--tensor-parallel-size", type=int, default=1, help="vLLM: GPUs per model copy")
+    model.add_argument(
+        "--data-parallel-size", type=int, default=1, help="local engines: model copies, one process and shard each"
+    )
+    model.add_argument("--max-model-len", type=int, help="vLLM: context length (default: the model's)")
+    model.add_argument(
+        "--engine-arg", action="append", default=[], metavar="KEY=VALUE", help="any other vllm.LLM argument"
+    )
+    server = parser.add_argument_group("endpoint (OpenAI-compatible server, e.g. `vllm serve`)")
+    server.add_argument("--base-url", help="e.g. http://127.0.0.1:8000/v1")
+    server.add_argument("--api-key-env", default="OPENAI_API_KEY", help="environment variable holding the API key")
+    server.add_argument("--concurrency", type=int, default=16, help="requests in flight")
+    server.add_argument(
+        "--retries", type=int, default=5, help="retries of a request on 408/429/5xx or lost connection"
+    )
+    server.add_argument("--request-timeout", type=float, default=3600.0, help="seconds per request")
+    sampling = parser.add_argument_group("sampling")
+    sampling.add_argument("--n", type=int, default=4, help="generations per problem")
+    sampling.add_argument("--temperature", type=float, default=0.6)
+    sampling.add_argument("--top-p", type=float, default=0.95)
+    sampling.add_argument("--max-new-tokens", type=int, default=8192)
+    sampling.add_argument("--seed", type=int, default=0)
+    sampling.add_argument("--instruction", default=OPENR1_INSTRUCTION, help="appended to every problem")
+    sampling.add_argument("--system-prompt", default=None)
+    parser.add_argument("--output", required=True, help="the traces file (.parquet or .jsonl)")
+    return parser
+
+
+def generate(argv: list[str]) -> None:
+    from .teacher_traces.run import claim, generate_traces, launch_data_parallel
+
+    args = generate_parser().parse_args(argv)
+    job = _generate_job(args)
+    if args.data_parallel_size > 1:
+        claim(job)  # refusals once, before any process starts
+        launch_data_parallel(
+            _without_option(argv, "--data-parallel-size"), args.data_parallel_size, args.tensor_parallel_size
+        )
+    else:
+        generate_traces(job)
+
+
+def _generate_job(args: argparse.Namespace):
+    import importlib.util
+
+    from .paths import check_model_source
+    from .teacher_traces.engines import Endpoint, Sampling
+    from .teacher_traces.problems import Columns, parse_shard
+    from .teacher_traces.run import GenerateJob
+
+    for name in ("n", "max_new_tokens", "concurrency", "tensor_parallel_size", "data_parallel_size"):
+        if getattr(args, name) < 1:
+            raise UsageError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(args, name)}.")
+    for name in ("batch_size", "limit", "max_model_len"):
+        if getattr(args, name) is not None and getattr(args, name) < 1:
+            raise UsageError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(args, name)}.")
+    if args.retries < 0:
+        raise UsageError(f"--retries must be 0 or more, got {args.retries}.")
+    if args.temperature < 0 or not 0 < args.top_p <= 1:
+        raise UsageError(f"--temperature must be >= 0 and --top-p in (0, 1], got {args.temperature} and {args.top_p}.")
+    engine = args.engine
+    if engine == "auto":
+        engine = "endpoint" if args.base_url else _local_engine()
+    if (engine == "endpoint") != bool(args.base_url):
+        raise UsageError("--base-url goes with --engine endpoint (or auto), and --engine endpoint needs --base-url.")
+    if engine == "endpoint" and args.data_parallel_size > 1:
+        raise UsageError(
+            "--data-parallel-size is for local engines; a server parallelises itself (use --concurrency)."
+        )
+    if args.data_parallel_size > 1 and args.shard != "0/1":
+        raise UsageError("--data-parallel-size makes its own shards: leave --shard out.")
+    needed = {"endpoint": "openai", "vllm": "vllm"}.get(engine)
+    if needed and importlib.util.find_spec(needed) is None:
+        extra = "endpoint" if engine == "endpoint" else "vllm"
+        raise UsageError(f"--engine {engine} needs the `{needed}` package: pip install 'oger-trl[{extra}]'.")
+    if engine != "endpoint":
+        check_model_source(args.model, "--model")
+    engine_args = dict(_engine_arg(spec) for spec in args.engine_arg)
+    engine_args["tensor_parallel_size"] = args.tensor_parallel_size
+    if args.max_model_len:
+        engine_args["max_model_len"] = args.max_model_len
+    endpoint = (
+        Endpoint(args.base_url, args.model, args.api_key_env, args.concurrency, args.retries, args.request_timeout)
+        if engine == "endpoint"
+        else None
+    )
+    sampling = Sampling(
+        args.n,
+        args.temperature,
+        args.top_p,
+        args.max_new_tokens,
+        args.seed,
+        args.instruction or None,
+        args.system_prompt,
+    )
+    return GenerateJob(
+        source=args.problems,
+        output=args.output,
+        model=args.model,
+        sampling=sampling,
+        engine=engine,
+        teacher=args.teacher,
+        columns=Columns(args.problem_column, args.answer_column, args.solution_column),
+        split=args.split,
+        limit=args.limit,
+        shard=parse_shard(args.shard),
+        batch_size=args.batch_size or (256 if engine == "vllm" else 8),
+        dtype=args.dtype,
+        engine_args=engine_args if engine == "vllm" else {},
+        endpoint=endpoint,
+    )
+
+
+def _local_engine() -> str:
+    import importlib.util
+
+    import torch
+
+    return "vllm" if importlib.util.find_spec("vllm") and torch.cuda.is_available() else "transformers"
+
+
+def _engine_arg(spec: str) -> tuple[str, object]:
+    import yaml
+
+    key, sep, value = spec.partition("=")
+    if not sep or not key:
+        raise UsageError(f"--engine-arg expects KEY=VALUE, got {spec!r}.")
+    return key, yaml.safe_load(value)
+
+
+def _without_option(argv: list[str], option: str) -> list[str]:
+    """`argv` less `option` and its value (given as `--opt V` or `--opt=V`)."""
+    kept, skip = [], False
+    for arg in argv:
+        if skip:
+            skip = False
+        elif arg == option:
+            skip = True
+        elif not arg.startswith(f"{option}="):
+            kept.append(arg)
+    return kept
+
+
 def embed(argv: list[str]) -> None:
     """Encode the teacher completions of a recipe's datasets into the cache `train` will read."""
     export_recipe_env(argv)
@@ -275,7 +451,14 @@ def _checked_eval_settings(args: argparse.Namespace):
     )
 
 
-COMMANDS = {"train": train, "prepare": prepare, "embed": embed, "evaluate": evaluate, "demo": demo}
+COMMANDS = {
+    "train": train,
+    "prepare": prepare,
+    "generate": generate,
+    "embed": embed,
+    "evaluate": evaluate,
+    "demo": demo,
+}
 
 if __name__ == "__main__":
     main()

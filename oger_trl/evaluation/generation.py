@@ -39,16 +39,22 @@ class TransformersBackend:
             loaded = PeftModel.from_pretrained(loaded, adapter)
         return cls(loaded.eval(), AutoTokenizer.from_pretrained(path))
 
-    def render(self, user_message: str) -> str:
-        if self.tokenizer.chat_template is None:
-            return user_message
-        messages = [{"role": "user", "content": user_message}]
-        return self.tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
+    def render(self, prompt: str | list[dict]) -> str:
+        return render_chat(self.tokenizer, prompt)
 
     @torch.no_grad()
     def generate(
-        self, prompts: list[str], n: int, temperature: float, top_p: float, max_new_tokens: int
+        self,
+        prompts: list[str],
+        n: int,
+        temperature: float,
+        top_p: float,
+        max_new_tokens: int,
+        seeds: list[int] | None = None,
     ) -> list[list[Completion]]:
+        """`seeds`: one per prompt; the batch is sampled from the first (`generate` shares one generator)."""
+        if seeds:
+            torch.manual_seed(seeds[0])
         padding_side, self.tokenizer.padding_side = self.tokenizer.padding_side, "left"
         inputs = self.tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=False)
         self.tokenizer.padding_side = padding_side
@@ -73,25 +79,35 @@ class TransformersBackend:
 class VLLMBackend:
     """vLLM offline inference (GPU); a LoRA adapter is served with `enable_lora`."""
 
-    def __init__(self, model: str, adapter: str | None = None, dtype: str = "auto", max_model_len: int | None = None):
+    def __init__(self, model: str, adapter: str | None = None, dtype: str = "auto", **engine_args):
+        """`engine_args` go to `vllm.LLM` as they are (e.g. `tensor_parallel_size`, `max_model_len`, `seed`)."""
         from vllm import LLM
         from vllm.lora.request import LoRARequest
 
         path = resolve_model_name(model)
-        self.llm = LLM(model=path, dtype=dtype, enable_lora=adapter is not None, max_model_len=max_model_len)
+        self.llm = LLM(model=path, dtype=dtype, enable_lora=adapter is not None, **engine_args)
         self.tokenizer = self.llm.get_tokenizer()
         self.lora = LoRARequest("adapter", 1, adapter) if adapter else None
 
-    def render(self, user_message: str) -> str:
-        messages = [{"role": "user", "content": user_message}]
-        return self.tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
+    def render(self, prompt: str | list[dict]) -> str:
+        return render_chat(self.tokenizer, prompt)
 
     def generate(
-        self, prompts: list[str], n: int, temperature: float, top_p: float, max_new_tokens: int
+        self,
+        prompts: list[str],
+        n: int,
+        temperature: float,
+        top_p: float,
+        max_new_tokens: int,
+        seeds: list[int] | None = None,
     ) -> list[list[Completion]]:
+        """`seeds`: one per prompt, so that a prompt's samples do not depend on the batch it is in."""
         from vllm import SamplingParams
 
-        params = SamplingParams(n=n, temperature=temperature, top_p=top_p, max_tokens=max_new_tokens)
+        def sampling(seed: int | None) -> SamplingParams:
+            return SamplingParams(n=n, temperature=temperature, top_p=top_p, max_tokens=max_new_tokens, seed=seed)
+
+        params = [sampling(seed) for seed in seeds] if seeds else sampling(None)
         outputs = self.llm.generate(prompts, params, lora_request=self.lora, use_tqdm=False)
         return [
             [Completion(o.text, len(o.token_ids), o.finish_reason == "length") for o in output.outputs]
@@ -99,12 +115,21 @@ class VLLMBackend:
         ]
 
 
-def make_backend(name: str, model: str, adapter: str | None = None, dtype: str = "auto"):
-    """`auto` picks vLLM when it is installed and CUDA is available, else transformers."""
+def render_chat(tokenizer, prompt: str | list[dict]) -> str:
+    """The text a chat model continues: a user message (or a conversation) in the tokenizer's chat template, ending
+    with the assistant's turn; plain text for a model without a template."""
+    messages = [{"role": "user", "content": prompt}] if isinstance(prompt, str) else prompt
+    if tokenizer.chat_template is None:
+        return "\n\n".join(m["content"] for m in messages)
+    return tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
+
+
+def make_backend(name: str, model: str, adapter: str | None = None, dtype: str = "auto", **vllm_args):
+    """`auto` picks vLLM when it is installed and CUDA is available, else transformers. `vllm_args` go to vLLM's engine."""
     if name == "auto":
         name = "vllm" if importlib.util.find_spec("vllm") and torch.cuda.is_available() else "transformers"
     if name == "vllm":
-        return VLLMBackend(model, adapter, dtype)
+        return VLLMBackend(model, adapter, dtype, **vllm_args)
     if name == "transformers":
         return TransformersBackend.from_pretrained(model, adapter, dtype)
     raise ValueError(f"Unknown generation backend {name!r}: use auto, vllm or transformers")

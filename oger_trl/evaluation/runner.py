@@ -12,12 +12,10 @@ from dataclasses import asdict, dataclass
 
 from tqdm.auto import tqdm
 
-from ..errors import UsageError
 from ..math_answers import grade_choice, grade_math
+from ..run_folder import claim_folder
 from .benchmarks import Benchmark, EvalItem
 from .metrics import reported_ks, summarize
-
-RUN_RECORD = "run.json"  # the identity of the run whose samples the folder holds
 
 
 @dataclass(frozen=True)
@@ -44,7 +42,7 @@ def evaluate(
     come from the same identity and generation settings. `overlap` counts, per benchmark, the questions the model was
     trained on (see `overlap.py`): reported in the results, since those scores are not held out."""
     identity = {**(identity or {}), **generation_identity(settings)}
-    claim_output_dir(output_dir, identity)
+    claim_folder(output_dir, identity, "samples", "samples")
     samples, domains = [], {}
     for benchmark, items in benchmarks:
         domains[benchmark.name] = benchmark.domain
@@ -68,33 +66,6 @@ def generation_identity(settings: EvalSettings) -> dict:
         "max_new_tokens": settings.max_new_tokens,
         "think_gate": settings.think_gate,
     }
-
-
-def claim_output_dir(output_dir: str, identity: dict) -> None:
-    """Record which run writes samples into `output_dir`; refuse a folder holding another run's samples."""
-    record = os.path.join(output_dir, RUN_RECORD)
-    samples_dir = os.path.join(output_dir, "samples")
-    if os.path.exists(record):
-        with open(record, encoding="utf-8") as f:
-            recorded = json.load(f)
-        differences = [
-            f"{key}: {recorded.get(key)!r} there, {identity.get(key)!r} now"
-            for key in sorted(set(recorded) | set(identity))
-            if recorded.get(key) != identity.get(key)
-        ]
-        if differences:
-            raise UsageError(
-                f"{output_dir!r} holds the samples of another run ({'; '.join(differences)}): they would be reported "
-                "as this run's. Give another --output, or delete the folder to start fresh."
-            )
-    elif os.path.isdir(samples_dir) and os.listdir(samples_dir):
-        raise UsageError(
-            f"{output_dir!r} holds samples with no record of the model and settings that produced them. Give another "
-            "--output, or delete the folder to start fresh."
-        )
-    os.makedirs(samples_dir, exist_ok=True)
-    with open(record, "w", encoding="utf-8") as f:
-        json.dump(identity, f, indent=2)
 
 
 def _model_name(identity: dict) -> str:

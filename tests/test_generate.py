@@ -26,6 +26,8 @@ from oger_trl.teacher_traces.problems import ProblemRow
 from oger_trl.teacher_traces.run import trace_record
 
 OGER_TRL = os.path.join(os.path.dirname(sys.executable), "oger-trl")
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+README = os.path.join(ROOT, "README.md")
 OPENR1_COLUMNS = ["problem", "answer", "generations", "correctness_math_verify"]
 AUDIT_COLUMNS = ["finish_reasons", "generation_tokens"]
 ENV = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "2"}
@@ -243,12 +245,11 @@ def test_an_output_holding_another_models_or_settings_traces_is_refused(tmp_path
     assert f"model: {tiny_model_dir!r} there, {other_model!r} now" in message
 
 
-def test_an_output_in_a_missing_folder_or_of_another_format_is_refused(tmp_path, valid, monkeypatch):
+def test_an_output_of_another_format_or_under_a_file_is_refused(tmp_path, valid, monkeypatch):
     assert "give a .parquet or .jsonl file" in refusal([*valid, "--output", str(tmp_path / "t.csv")], monkeypatch)
-    missing = str(tmp_path / "no" / "t.parquet")
-    assert f"the folder {os.path.dirname(missing)!r} does not exist" in refusal(
-        [*valid, "--output", missing], monkeypatch
-    )
+    (tmp_path / "a-file").write_text("")
+    under_a_file = str(tmp_path / "a-file" / "t.parquet")
+    assert "cannot be created" in refusal([*valid, "--output", under_a_file], monkeypatch)
 
 
 def test_a_missing_model_folder_is_refused(tmp_path, valid, monkeypatch):
@@ -381,43 +382,28 @@ def test_an_endpoint_refusing_a_request_stops_the_run_with_its_status_and_keeps_
     assert "2 of 4 problems were finished and saved" in message
 
 
-def test_generate_two_teachers_then_prepare_then_train_one_step(tmp_path, tiny_model_dir):
-    """The README's chain: two teachers (SmolLM2 at two temperatures) on GSM8K-style problems, merged by `prepare`
-    into the OGER contract, trained for one step."""
-    pytest.importorskip("gguf")
-    from oger_trl.smollm2 import OFFLINE_NAME
+def readme_block(marker: str) -> str:
+    """The bash block that follows `<!-- marker -->` in the README."""
+    with open(README, encoding="utf-8") as f:
+        text = f.read()
+    return text.split(f"<!-- {marker} -->\n```bash\n", 1)[1].split("```", 1)[0]
 
-    problems = tmp_path / "problems.jsonl"
-    problems.write_text(
-        "".join(
-            json.dumps({"problem": f"What is {a} + {b}?", "answer": str(a + b)}) + "\n" for a, b in ((3, 4), (12, 5))
-        )
+
+def test_the_readme_chain_generates_two_teachers_prepares_them_and_trains(tmp_path):
+    """The README's offline chain, run as it stands: SmolLM2 at two temperatures as two teachers on two sums, merged
+    by `prepare` into the OGER contract, one training step."""
+    pytest.importorskip("gguf")
+    os.symlink(os.path.join(ROOT, "recipes"), tmp_path / "recipes")
+    env = {**ENV, "PATH": f"{os.path.dirname(sys.executable)}:{os.environ['PATH']}"}
+    script = "set -euo pipefail\n" + readme_block("generate-chain")
+    result = subprocess.run(
+        ["bash", "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=1200
     )
-    for name, temperature in (("smollm2-t06", "0.6"), ("smollm2-t10", "1.0")):
-        run(
-            [
-                *generate_command(
-                    OFFLINE_NAME, str(problems), tmp_path / f"{name}.parquet", "--engine", "transformers"
-                ),
-                "--n",
-                "4",
-                "--max-new-tokens",
-                "96",
-                "--temperature",
-                temperature,
-                "--teacher",
-                name,
-            ]
-        )
-    prepared = tmp_path / "oger.parquet"
-    run(
-        [OGER_TRL, "prepare", "openr1", "--output", str(prepared)]
-        + [f"--source={name}={tmp_path / name}.parquet" for name in ("smollm2-t06", "smollm2-t10")]
-    )
-    rows = load_table(str(prepared)).to_list()
-    sources = {
-        name: load_table(str(tmp_path / f"{name}.parquet")).to_list() for name in ("smollm2-t06", "smollm2-t10")
-    }
+    assert result.returncode == 0, result.stderr[-4000:]
+
+    rows = load_table(str(tmp_path / "sums-oger.parquet")).to_list()
+    teachers = ("smollm2-t06", "smollm2-t10")
+    sources = {name: load_table(str(tmp_path / "teachers" / f"{name}.parquet")).to_list() for name in teachers}
     for i, row in enumerate(rows):  # per problem: each correct trace of each teacher, in order, first copy only
         correct = [
             (name, text)
@@ -427,13 +413,5 @@ def test_generate_two_teachers_then_prepare_then_train_one_step(tmp_path, tiny_m
         ]
         expected = [(name, text) for j, (name, text) in enumerate(correct) if text not in [t for _, t in correct[:j]]]
         assert list(zip(row["teacher_sources"], row["teacher_completions"], strict=True)) == expected
-    recipe = tmp_path / "recipe.yaml"
-    recipe.write_text(
-        f"model_name_or_path: {tiny_model_dir}\ndataset_name: {prepared}\nreward_funcs: [accuracy_reward]\n"
-        "num_generations: 4\nper_device_train_batch_size: 4\nmax_completion_length: 400\nmax_steps: 1\n"
-        f"teacher_cache_dir: {tmp_path}/cache\noutput_dir: {tmp_path}/run\nuse_cpu: true\nbf16: false\n"
-        "report_to: none\nsave_strategy: 'no'\nlogging_steps: 1\n"
-    )
-    result = run([OGER_TRL, "train", "--config", str(recipe)])
-    assert f"Model saved to {tmp_path}/run." in result.stdout
     assert sum(len(row["teacher_completions"]) for row in rows) > 0, "no correct trace: the chain trained no teacher"
+    assert "Model saved to runs/sums." in result.stdout

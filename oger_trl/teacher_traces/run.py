@@ -59,11 +59,14 @@ class GenerateJob:
 
 
 def check_output(output: str) -> None:
+    """A .parquet or .jsonl file in a folder that exists (created here) and can be written."""
     if os.path.splitext(output)[1].lower() not in OUTPUT_EXTENSIONS:
         raise UsageError(f"--output {output!r}: give a .parquet or .jsonl file.")
     parent = os.path.dirname(os.path.abspath(output))
-    if not os.path.isdir(parent):
-        raise UsageError(f"--output {output!r}: the folder {parent!r} does not exist.")
+    try:
+        os.makedirs(parent, exist_ok=True)
+    except OSError as err:
+        raise UsageError(f"--output {output!r}: the folder {parent!r} cannot be created ({err.strerror}).") from err
     if not os.access(parent, os.W_OK):
         raise UsageError(f"--output {output!r}: the folder {parent!r} is not writable.")
 

@@ -41,6 +41,17 @@ def encoder():
     return SentenceEncoder(max_length=128)
 
 
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory, tokenizer) -> str:
+    """The tiny random Qwen2 policy as a checkpoint folder, for commands that load a model by path."""
+    from helpers import build_model
+
+    path = tmp_path_factory.mktemp("tiny-model")
+    build_model(tokenizer).save_pretrained(path)
+    tokenizer.save_pretrained(path)
+    return str(path)
+
+
 # The inner loop's tier: `pytest -m "not slow"` runs the pure functions, contracts and validation in under a minute;
 # these modules train, launch processes or execute notebooks, and run in the full suite (`make test`, CI).
 SLOW_MODULES = {
@@ -53,6 +64,7 @@ SLOW_MODULES = {
     "test_end_to_end",
     "test_evaluate",
     "test_first_hour",
+    "test_generate",
     "test_geometry",
     "test_learning_study",
     "test_loss",

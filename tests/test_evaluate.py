@@ -10,7 +10,7 @@ import sys
 import time
 
 import pytest
-from helpers import build_model, needs_shared, shared_path
+from helpers import needs_shared, shared_path
 
 from oger_trl.evaluation.benchmarks import load_items
 from oger_trl.evaluation.generation import Completion
@@ -20,14 +20,6 @@ from oger_trl.evaluation.runner import EvalSettings, evaluate
 GSM8K_TEST = shared_path("data", "gsm8k", "test.jsonl")
 OGER_TRL = os.path.join(os.path.dirname(sys.executable), "oger-trl")
 needs_gsm8k = needs_shared(GSM8K_TEST)
-
-
-@pytest.fixture(scope="module")
-def tiny_model_dir(tmp_path_factory, tokenizer):
-    path = tmp_path_factory.mktemp("tiny-model")
-    build_model(tokenizer).save_pretrained(path)
-    tokenizer.save_pretrained(path)
-    return str(path)
 
 
 def evaluate_command(model_dir, output, *extra):

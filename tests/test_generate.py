@@ -13,7 +13,6 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-from helpers import build_model
 
 from oger_trl.cli import main as cli
 from oger_trl.data.loading import load_table
@@ -31,14 +30,6 @@ README = os.path.join(ROOT, "README.md")
 OPENR1_COLUMNS = ["problem", "answer", "generations", "correctness_math_verify"]
 AUDIT_COLUMNS = ["finish_reasons", "generation_tokens"]
 ENV = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "2"}
-
-
-@pytest.fixture(scope="module")
-def tiny_model_dir(tmp_path_factory, tokenizer):
-    path = tmp_path_factory.mktemp("tiny-teacher")
-    build_model(tokenizer).save_pretrained(path)
-    tokenizer.save_pretrained(path)
-    return str(path)
 
 
 def write_problems(path, count: int) -> str:

@@ -249,15 +249,14 @@ def generate(argv: list[str]) -> None:
     job = _generate_job(args)
     if args.data_parallel_size > 1:
         claim(job)  # refusals once, before any process starts
-        launch_data_parallel(
-            _without_option(argv, "--data-parallel-size"), args.data_parallel_size, args.tensor_parallel_size
-        )
+        launch_data_parallel(job, argv, args.data_parallel_size, args.tensor_parallel_size)
     else:
         generate_traces(job)
 
 
 def _generate_job(args: argparse.Namespace):
     import importlib.util
+    import os
 
     from .paths import check_model_source
     from .teacher_traces.engines import Endpoint, Sampling
@@ -274,6 +273,10 @@ def _generate_job(args: argparse.Namespace):
         raise UsageError(f"--retries must be 0 or more, got {args.retries}.")
     if args.temperature < 0 or not 0 < args.top_p <= 1:
         raise UsageError(f"--temperature must be >= 0 and --top-p in (0, 1], got {args.temperature} and {args.top_p}.")
+    if args.temperature == 0 and args.n > 1:
+        raise UsageError(
+            f"--temperature 0 is greedy: its --n {args.n} samples would be one; sample with a temperature."
+        )
     engine = args.engine
     if engine == "auto":
         engine = "endpoint" if args.base_url else _local_engine()
@@ -292,6 +295,11 @@ def _generate_job(args: argparse.Namespace):
     if engine != "endpoint":
         check_model_source(args.model, "--model")
     engine_args = dict(_engine_arg(spec) for spec in args.engine_arg)
+    taken = sorted(set(engine_args) & {"model", "dtype", "seed", "tensor_parallel_size", "max_model_len"})
+    if taken:
+        raise UsageError(f"--engine-arg {taken}: set these with their own options (--model, --dtype, ...).")
+    if engine == "endpoint" and args.api_key_env != "OPENAI_API_KEY" and args.api_key_env not in os.environ:
+        raise UsageError(f"--api-key-env {args.api_key_env}: no such environment variable is set.")
     engine_args["tensor_parallel_size"] = args.tensor_parallel_size
     if args.max_model_len:
         engine_args["max_model_len"] = args.max_model_len
@@ -342,19 +350,6 @@ def _engine_arg(spec: str) -> tuple[str, object]:
     if not sep or not key:
         raise UsageError(f"--engine-arg expects KEY=VALUE, got {spec!r}.")
     return key, yaml.safe_load(value)
-
-
-def _without_option(argv: list[str], option: str) -> list[str]:
-    """`argv` less `option` and its value (given as `--opt V` or `--opt=V`)."""
-    kept, skip = [], False
-    for arg in argv:
-        if skip:
-            skip = False
-        elif arg == option:
-            skip = True
-        elif not arg.startswith(f"{option}="):
-            kept.append(arg)
-    return kept
 
 
 def embed(argv: list[str]) -> None:

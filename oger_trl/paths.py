@@ -30,3 +30,14 @@ def check_model_source(name: str, option: str, local_only: bool = False) -> None
 
 def _looks_like_hub_id(name: str) -> bool:
     return re.fullmatch(r"[A-Za-z0-9][\w.-]*(/[A-Za-z0-9][\w.-]*)?", name) is not None and ".." not in name
+
+
+def check_writable_folder(folder: str, option: str) -> None:
+    """A folder the run writes into: created if missing, refused with the reason when it cannot be created or
+    written, so that a run never fails at its first save after the models have loaded."""
+    try:
+        os.makedirs(folder, exist_ok=True)
+    except OSError as err:
+        raise UsageError(f"{option} {folder!r} cannot be created ({err.strerror}).") from err
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise UsageError(f"{option} {folder!r} is not writable by this user.")

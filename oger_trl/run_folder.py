@@ -12,9 +12,11 @@ RUN_RECORD = "run.json"  # the identity of the run whose outputs the folder hold
 
 def claim_folder(folder: str, identity: dict, data_dir: str, what: str, option: str = "--output") -> str:
     """Record which run writes `what` (e.g. "samples") into `folder/data_dir`; refuse a folder holding another run's
-    outputs, or outputs with no record of their run. Returns the data folder, created if needed."""
+    outputs, or outputs with no record of their run (a record whose run wrote nothing is replaced). Returns the data
+    folder, created if needed."""
     record = os.path.join(folder, RUN_RECORD)
     data_path = os.path.join(folder, data_dir)
+    differences = []
     if os.path.exists(record):
         with open(record, encoding="utf-8") as f:
             recorded = json.load(f)
@@ -23,17 +25,25 @@ def claim_folder(folder: str, identity: dict, data_dir: str, what: str, option: 
             for key in sorted(set(recorded) | set(identity))
             if recorded.get(key) != identity.get(key)
         ]
-        if differences:
+        if differences and _holds_data(data_path):
             raise UsageError(
                 f"{folder!r} holds the {what} of another run ({'; '.join(differences)}): they would be reported as "
                 f"this run's. Give another {option}, or delete the folder to start fresh."
             )
-    elif os.path.isdir(data_path) and os.listdir(data_path):
+    elif _holds_data(data_path):
         raise UsageError(
             f"{folder!r} holds {what} with no record of the model and settings that produced them. Give another "
             f"{option}, or delete the folder to start fresh."
         )
     os.makedirs(data_path, exist_ok=True)
-    with open(record, "w", encoding="utf-8") as f:
-        json.dump(identity, f, indent=2)
+    if not os.path.exists(record) or differences:  # processes sharing the folder never see it half-written
+        tmp = f"{record}.{os.getpid()}.tmp"
+        with open(tmp, "w", encoding="utf-8") as f:
+            json.dump(identity, f, indent=2)
+        os.replace(tmp, record)
     return data_path
+
+
+def _holds_data(path: str) -> bool:
+    """A run that wrote nothing (it stopped before its first output) leaves nothing to protect."""
+    return os.path.isdir(path) and any(os.path.getsize(os.path.join(path, n)) for n in os.listdir(path))

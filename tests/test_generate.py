@@ -43,6 +43,15 @@ def generate_command(model: str, problems: str, output, *extra: str) -> list[str
     return [OGER_TRL, "generate", "--problems", problems, "--model", model, "--output", str(output), *extra]
 
 
+def expected_grades(row: dict) -> list[bool]:
+    """The grader's verdict on each generation, independently: a trace cut by the budget is wrong, and a thinking
+    trace counts only by what follows its reasoning."""
+    return [
+        reason != "length" and grade_math(text, row["answer"], think_gate=text.startswith(THINK_OPEN)).correct
+        for text, reason in zip(row["generations"], row["finish_reasons"], strict=True)
+    ]
+
+
 def run(command: list[str]) -> subprocess.CompletedProcess:
     result = subprocess.run(command, env=ENV, capture_output=True, text=True, timeout=900)
     assert result.returncode == 0, result.stderr[-4000:]
@@ -71,7 +80,7 @@ def test_traces_carry_openr1_columns_audit_columns_and_a_sidecar_that_agree(tmp_
         assert len(row["finish_reasons"]) == len(row["generation_tokens"]) == 3
         assert all(1 <= t <= 12 for t in row["generation_tokens"])
         assert set(row["finish_reasons"]) <= {"stop", "length"}
-        assert row["correctness_math_verify"] == [grade_math(g, row["answer"]).correct for g in row["generations"]]
+        assert row["correctness_math_verify"] == expected_grades(row)
     sidecar = json.loads((tmp_path / "traces.meta.json").read_text())
     assert sidecar["run"]["model"] == tiny_model_dir and sidecar["run"]["engine"] == "transformers"
     assert (sidecar["run"]["n"], sidecar["run"]["max_new_tokens"], sidecar["run"]["temperature"]) == (3, 12, 1.0)
@@ -105,9 +114,11 @@ class ScriptedBackend:
 
 def test_grading_is_the_package_grader_and_a_thinking_trace_counts_only_after_its_reasoning():
     row = ProblemRow(0, "What is 2 + 2?", "4", None)
-    texts = ["So \\boxed{4}.", "So \\boxed{5}.", "2 + 2 = 4"]
-    record = trace_record(row, [Generation(t, 5, "stop") for t in texts])
-    assert record["correctness_math_verify"] == [True, False, True]
+    texts = ["So \\boxed{4}.", "So \\boxed{5}.", "2 + 2 = 4", "first \\boxed{4}, then"]
+    reasons = ["stop", "stop", "stop", "length"]
+    record = trace_record(row, [Generation(t, 5, r) for t, r in zip(texts, reasons, strict=True)])
+    assert record["correctness_math_verify"] == [True, False, True, False]  # a cut trace has no final answer
+    assert grade_math(texts[3], "4").correct  # ... though the grader alone would accept its intermediate answer
     # a template that opens `<think>` in the prompt: the trace gets the opening, as `prepare` expects to strip it
     thinking = ["the sum is \\boxed{4}\n</think>\n\nThe answer is \\boxed{4}.", "maybe \\boxed{4} ..."]
     records = []
@@ -123,6 +134,8 @@ def test_an_endpoints_separated_reasoning_goes_back_inside_think():
     assert endpoint_text("The answer is 4.", "add 2 and 2") == f"{THINK_OPEN}add 2 and 2\n</think>\n\nThe answer is 4."
     assert endpoint_text("add them\n</think>\n\nIt is 4.", None) == THINK_OPEN + "add them\n</think>\n\nIt is 4."
     assert endpoint_text("It is 4.", None) == "It is 4."
+    assert endpoint_text(None, "still adding") == f"{THINK_OPEN}still adding"  # cut mid-reasoning: left open
+    assert endpoint_text("\n\n<think>\nx</think>\n\n4", None) == "<think>\nx</think>\n\n4"
 
 
 def test_a_gsm8k_style_answer_becomes_its_final_number_and_the_worked_solution_is_kept(tmp_path, tiny_model_dir):
@@ -366,11 +379,61 @@ def test_an_endpoint_refusing_a_request_stops_the_run_with_its_status_and_keeps_
     try:
         with pytest.raises(SystemExit) as exit_info:
             cli(["generate", *argv])
+        message = str(exit_info.value.code)
+        assert f"The endpoint {stub.url} refused a request (400: " in message and "a retry would not help" in message
+        assert "2 of 4 problems were finished and saved" in message
+        records = tmp_path / "t.jsonl.parts" / "records" / "shard-00000-of-00001.jsonl"
+        assert [json.loads(line)["index"] for line in records.read_text().splitlines()] == [0, 1]
+        before = len(stub.requests)
+        cli(["generate", *argv])  # the server accepts again: the rerun draws only the other two
     finally:
         stub.close()
-    message = str(exit_info.value.code)
-    assert f"The endpoint {stub.url} refused a request (400: " in message and "a retry would not help" in message
-    assert "2 of 4 problems were finished and saved" in message
+    assert len(stub.requests) - before == 2 * 2
+    assert [r["answer"] for r in load_table(str(tmp_path / "t.jsonl")).to_list()] == ["0", "1", "2", "3"]
+
+
+def test_an_endpoint_failing_past_its_retries_is_named_as_such(tmp_path, endpoint_problems):
+    stub = StubServer(fail_at={k: 503 for k in range(1, 100)})
+    argv = [*endpoint_argv(stub.url, endpoint_problems, tmp_path / "t.jsonl"), "--concurrency", "1", "--retries", "1"]
+    try:
+        with pytest.raises(SystemExit) as exit_info:
+            cli(["generate", *argv])
+    finally:
+        stub.close()
+    assert f"The endpoint {stub.url} kept failing (503: " in str(exit_info.value.code)
+    assert "after 1 retries" in str(exit_info.value.code)
+
+
+def test_a_model_the_endpoint_does_not_serve_is_refused_and_the_corrected_command_runs(tmp_path, endpoint_problems):
+    stub = StubServer(fail_at={})
+    argv = endpoint_argv(stub.url, endpoint_problems, tmp_path / "t.jsonl")
+    try:
+        with pytest.raises(SystemExit) as exit_info:
+            cli(["generate", *argv, "--model", "stub-teachr"])
+        assert f"The endpoint {stub.url} serves ['stub-teacher'], not --model 'stub-teachr'." in exit_info.value.code
+        cli(["generate", *argv])  # the typo left nothing behind that would refuse the corrected command
+    finally:
+        stub.close()
+    assert len(load_table(str(tmp_path / "t.jsonl"))) == 4
+
+
+def test_a_source_changed_under_the_same_path_is_refused(tmp_path, tiny_model_dir, monkeypatch):
+    problems = write_problems(tmp_path / "problems.jsonl", 3)
+    argv = ["--problems", problems, "--model", tiny_model_dir, "--engine", "transformers", "--max-new-tokens", "4"]
+    run([OGER_TRL, "generate", *argv, "--n", "1", "--output", str(tmp_path / "t.jsonl")])
+    lines = (tmp_path / "problems.jsonl").read_text().splitlines()
+    lines[1] = json.dumps({"problem": "Another problem?", "answer": "5"})
+    (tmp_path / "problems.jsonl").write_text("\n".join(lines) + "\n")
+    message = refusal([*argv, "--n", "1", "--output", str(tmp_path / "t.jsonl")], monkeypatch)
+    assert (
+        "row 2 is not the problem this output's traces were drawn for ('What is 1 + 2?'): the source changed"
+        in message
+    )
+
+
+def test_greedy_decoding_with_several_samples_is_refused(tmp_path, valid, monkeypatch):
+    message = refusal([*valid, "--temperature", "0", "--n", "2", "--output", str(tmp_path / "t.jsonl")], monkeypatch)
+    assert "--temperature 0 is greedy: its --n 2 samples would be one" in message
 
 
 def readme_block(marker: str) -> str:

@@ -108,7 +108,13 @@ class VLLMBackend:
             return SamplingParams(n=n, temperature=temperature, top_p=top_p, max_tokens=max_new_tokens, seed=seed)
 
         params = [sampling(seed) for seed in seeds] if seeds else sampling(None)
-        outputs = self.llm.generate(prompts, params, lora_request=self.lora, use_tqdm=False)
+        outputs = self.llm.generate(  # rendered chat text already holds the template's special tokens
+            prompts,
+            params,
+            lora_request=self.lora,
+            use_tqdm=False,
+            tokenization_kwargs={"add_special_tokens": False},
+        )
         return [
             [Completion(o.text, len(o.token_ids), o.finish_reason == "length") for o in output.outputs]
             for output in outputs

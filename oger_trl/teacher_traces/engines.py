@@ -72,6 +72,9 @@ def _finish(truncated: bool) -> str:
     return "length" if truncated else "stop"
 
 
+RETRIED_STATUSES = (408, 409, 429)  # with 5xx: what the OpenAI client retries with backoff
+
+
 class EndpointError(UsageError):
     """The endpoint cannot serve this run: unreachable, stopped answering, or refusing the requests."""
 
@@ -91,8 +94,8 @@ class Endpoint:
 
 class EndpointEngine:
     """Chat completions from an OpenAI-compatible server, one request per sample (so that each has its own token
-    count, finish reason and seed), at most `concurrency` in flight. The OpenAI client retries 408/429/5xx and lost
-    connections with exponential backoff, `retries` times; then the run stops with the endpoint's URL."""
+    count, finish reason and seed), at most `concurrency` in flight. The OpenAI client retries 408/409/429/5xx and
+    lost connections with exponential backoff, `retries` times; then the run stops with the endpoint's URL."""
 
     def __init__(self, endpoint: Endpoint):
         import openai
@@ -132,9 +135,15 @@ class EndpointEngine:
             for finished in asyncio.as_completed(tasks):
                 on_done(*await finished)
         except self.openai.APIStatusError as err:
+            url = self.endpoint.base_url
+            if err.status_code in RETRIED_STATUSES or err.status_code >= 500:  # the client retried it already
+                raise EndpointError(
+                    f"The endpoint {url} kept failing ({err.status_code}: {err.message}) after "
+                    f"{self.endpoint.retries} retries."
+                ) from err
             raise EndpointError(
-                f"The endpoint {self.endpoint.base_url} refused a request ({err.status_code}: {err.message}); a "
-                "retry would not help: correct the settings (e.g. --max-new-tokens within the server's context)."
+                f"The endpoint {url} refused a request ({err.status_code}: {err.message}); a retry would not help: "
+                "correct the settings (e.g. --max-new-tokens within the server's context)."
             ) from err
         except (self.openai.APIConnectionError, self.openai.APITimeoutError) as err:
             raise EndpointError(
@@ -172,10 +181,11 @@ class EndpointEngine:
 def endpoint_text(content: str | None, reasoning: str | None) -> str:
     """The assistant message as an offline engine would give it: a reasoning part the server split off (a reasoning
     parser) goes back inside `<think>`; a reasoning block the chat template opened in the prompt gets its opening."""
-    content = content or ""
-    if reasoning:
-        return f"{THINK_OPEN}{reasoning.strip()}\n{THINK_CLOSE}\n\n{content.lstrip()}"
-    if THINK_CLOSE in content and not content.lstrip().startswith(THINK_OPEN.strip()):
+    content = (content or "").lstrip()
+    if reasoning:  # no answer after it: the reasoning was cut, and stays open as the model left it
+        closing = f"\n{THINK_CLOSE}\n\n{content}" if content else ""
+        return f"{THINK_OPEN}{reasoning.strip()}{closing}"
+    if THINK_CLOSE in content and not content.startswith(THINK_OPEN.strip()):
         return THINK_OPEN + content
     return content
 

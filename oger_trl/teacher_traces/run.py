@@ -16,6 +16,7 @@ from ..data.loading import save_table
 from ..data.prepare import THINK_OPEN
 from ..errors import UsageError
 from ..math_answers import grade_math
+from ..paths import check_writable_folder
 from ..run_folder import claim_folder
 from .engines import Endpoint, EndpointEngine, EndpointError, Generation, LocalEngine, Sampling
 from .problems import Columns, ProblemRow, load_problems, shard_slice
@@ -52,7 +53,9 @@ class GenerateJob:
         return {
             "model": self.model,
             "engine": self.engine,
+            "dtype": self.dtype,
             "problems": self.source,
+            "split": self.split,
             "columns": dataclasses.asdict(self.columns),
             **dataclasses.asdict(self.sampling),
         }
@@ -62,13 +65,7 @@ def check_output(output: str) -> None:
     """A .parquet or .jsonl file in a folder that exists (created here) and can be written."""
     if os.path.splitext(output)[1].lower() not in OUTPUT_EXTENSIONS:
         raise UsageError(f"--output {output!r}: give a .parquet or .jsonl file.")
-    parent = os.path.dirname(os.path.abspath(output))
-    try:
-        os.makedirs(parent, exist_ok=True)
-    except OSError as err:
-        raise UsageError(f"--output {output!r}: the folder {parent!r} cannot be created ({err.strerror}).") from err
-    if not os.access(parent, os.W_OK):
-        raise UsageError(f"--output {output!r}: the folder {parent!r} is not writable.")
+    check_writable_folder(os.path.dirname(os.path.abspath(output)), "--output's folder")
 
 
 def selected_problems(job: GenerateJob) -> list[ProblemRow]:
@@ -79,10 +76,12 @@ def selected_problems(job: GenerateJob) -> list[ProblemRow]:
 
 
 def claim(job: GenerateJob) -> tuple[list[ProblemRow], str, str]:
-    """Everything checked before a model loads: the output, the problems, and the work folder's owner. Returns the
-    problems, the work folder and its records folder."""
+    """Everything checked before a model loads: the output, the problems, the endpoint (reachable, serving the
+    model), and the work folder's owner. Returns the problems, the work folder and its records folder."""
     check_output(job.output)
     problems = selected_problems(job)
+    if job.engine == "endpoint":
+        EndpointEngine(job.endpoint).check()
     folder = work_folder(job.output)
     return problems, folder, claim_folder(folder, job.identity(), RECORDS, "traces")
 
@@ -91,29 +90,35 @@ def generate_traces(job: GenerateJob) -> dict | None:
     """Sample this job's shard; returns the teacher summary once every problem is done (by any shard), else None."""
     problems, folder, records_dir = claim(job)
     mine = [problems[i] for i in shard_slice(len(problems), job.shard)]
-    load_engine = engine_loader(job)  # an endpoint is reached here; a local model loads only if there is work
-    done = read_done(records_dir)
+    done = done_records(records_dir, problems, job.source)
     todo = [row for row in mine if row.index not in done]
     print(f"{job.teacher_name}: {len(mine) - len(todo)} of {len(mine)} problems already done ({_shard_name(job)})")
     if todo:
-        sample(load_engine(), todo, job, folder, records_dir)
+        sample(load_engine(job), todo, job, folder, records_dir)
     return finish(job, problems, folder, records_dir)
 
 
-def engine_loader(job: GenerateJob):
-    """A function returning the engine. An endpoint is checked now (reachable, serving the model)."""
+def done_records(records_dir: str, problems: list[ProblemRow], source: str) -> dict[int, dict]:
+    """The finished problems, each checked against the source's row of the same index: a source edited under the
+    same path would otherwise pair old traces with new problems."""
+    done = read_done(records_dir)
+    for row in problems:
+        record = done.get(row.index)
+        if record is not None and (record["problem"], record["answer"]) != (row.problem, row.answer):
+            raise UsageError(
+                f"Problems {source!r}, row {row.index + 1} is not the problem this output's traces were drawn for "
+                f"({record['problem'][:60]!r}): the source changed. Give another --output."
+            )
+    return done
+
+
+def load_engine(job: GenerateJob):
     if job.engine == "endpoint":
-        engine = EndpointEngine(job.endpoint)
-        engine.check()
-        return lambda: engine
+        return EndpointEngine(job.endpoint)
+    from ..evaluation.generation import make_backend
 
-    def load() -> LocalEngine:
-        from ..evaluation.generation import make_backend
-
-        vllm_args = {"seed": job.sampling.seed, **job.engine_args} if job.engine == "vllm" else {}
-        return LocalEngine(make_backend(job.engine, job.model, dtype=job.dtype, **vllm_args), job.batch_size)
-
-    return load
+    vllm_args = {"seed": job.sampling.seed, **job.engine_args} if job.engine == "vllm" else {}
+    return LocalEngine(make_backend(job.engine, job.model, dtype=job.dtype, **vllm_args), job.batch_size)
 
 
 def sample(engine, todo: list[ProblemRow], job: GenerateJob, folder: str, records_dir: str) -> None:
@@ -145,7 +150,8 @@ def sample(engine, todo: list[ProblemRow], job: GenerateJob, folder: str, record
 
 def trace_record(row: ProblemRow, generations: list[Generation]) -> dict:
     """A finished problem in OpenR1-Math-220k's columns, graded by the package's grader (a thinking trace counts only
-    by what follows its `</think>`), with what an audit needs: each generation's finish reason and token count."""
+    by what follows its `</think>`; a trace cut by the token budget has no final answer and counts as wrong), with what
+    an audit needs: each generation's finish reason and token count."""
     texts = [g.text for g in generations]
     return {
         "index": row.index,
@@ -154,7 +160,9 @@ def trace_record(row: ProblemRow, generations: list[Generation]) -> dict:
         "solution": row.solution,
         "generations": texts,
         "correctness_math_verify": [
-            grade_math(text, row.answer, think_gate=text.startswith(THINK_OPEN)).correct for text in texts
+            g.finish_reason != "length"
+            and grade_math(g.text, row.answer, think_gate=g.text.startswith(THINK_OPEN)).correct
+            for g in generations
         ],
         "finish_reasons": [g.finish_reason for g in generations],
         "generation_tokens": [g.num_tokens for g in generations],
@@ -180,11 +188,15 @@ def finish(job: GenerateJob, problems: list[ProblemRow], folder: str, records_di
         "summary": summary,
         "sessions": read_sessions(folder),
     }
-    with open(sidecar_path(job.output), "w", encoding="utf-8") as f:
-        json.dump(metadata, f, indent=2)
+    _write_atomically(sidecar_path(job.output), lambda path: _write_json(metadata, path))
     print(markdown_table([summary]))
     print(f"{len(records)} problems written to {job.output} (settings and summary in {sidecar_path(job.output)})")
     return summary
+
+
+def _write_json(data: dict, path: str) -> None:
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump(data, f, indent=2)
 
 
 def sidecar_path(output: str) -> str:
@@ -209,10 +221,10 @@ def _shard_name(job: GenerateJob) -> str:
     return f"shard {job.shard[0]}/{job.shard[1]}"
 
 
-def launch_data_parallel(argv: list[str], processes: int, devices_per_process: int) -> None:
-    """`--data-parallel-size N` for the local engines: N processes of this command, each on its own GPUs
-    (`CUDA_VISIBLE_DEVICES`) and its own `--shard I/N`; the last to finish writes the file. vLLM's offline engine
-    cannot do data parallelism in one process."""
+def launch_data_parallel(job: GenerateJob, argv: list[str], processes: int, devices_per_process: int) -> dict | None:
+    """`--data-parallel-size N` for the local engines: N processes of this command, each with its own `--shard I/N`
+    and its own slice of the visible GPUs; vLLM's offline engine cannot do data parallelism in one process. When all
+    have ended, the file is written once more with every shard's session."""
     import torch
 
     gpus = torch.cuda.device_count()
@@ -221,16 +233,21 @@ def launch_data_parallel(argv: list[str], processes: int, devices_per_process: i
             f"--data-parallel-size {processes} x --tensor-parallel-size {devices_per_process} needs "
             f"{processes * devices_per_process} GPUs; {gpus} are visible."
         )
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES", ",".join(map(str, range(gpus)))).split(",")
     children = []
     for shard in range(processes):
         env = dict(os.environ)
         if gpus:
-            ids = range(shard * devices_per_process, (shard + 1) * devices_per_process)
-            env["CUDA_VISIBLE_DEVICES"] = ",".join(map(str, ids))
-        command = [sys.executable, "-m", "oger_trl.cli", "generate", *argv, "--shard", f"{shard}/{processes}"]
+            env["CUDA_VISIBLE_DEVICES"] = ",".join(
+                visible[shard * devices_per_process : (shard + 1) * devices_per_process]
+            )
+        command = [sys.executable, "-m", "oger_trl.cli", "generate", *argv]
+        command += ["--data-parallel-size", "1", "--shard", f"{shard}/{processes}"]  # the last value of each wins
         children.append(subprocess.Popen(command, env=env))
     failed = [shard for shard, child in enumerate(children) if child.wait() != 0]
     if failed:
         raise UsageError(
             f"shard(s) {failed} of {processes} failed (see above); rerun the same command to finish them."
         )
+    problems, folder, records_dir = claim(job)
+    return finish(job, problems, folder, records_dir)

@@ -57,5 +57,9 @@ def resume_target(resume_from_checkpoint, output_dir: str) -> str | None:
         value = resume_from_checkpoint.strip()
         if value.lower() in ("true", "latest"):
             return latest_complete_checkpoint(output_dir)
-        return None if value.lower() in ("false", "none", "") else value
+        if value.lower() in ("false", "none", ""):
+            return None
+        if not os.path.isdir(value):
+            raise UsageError(f"resume_from_checkpoint {value!r}: no such folder (a checkpoint-N folder, or true).")
+        return value
     return latest_complete_checkpoint(output_dir) if resume_from_checkpoint is True else None

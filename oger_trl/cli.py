@@ -33,6 +33,12 @@ def main(argv: list[str] | None = None) -> None:
     command, rest = argv[0], argv[1:]
     if command not in COMMANDS:
         sys.exit(f"oger-trl: unknown command {command!r}\n\n{USAGE}")
+    from .cli_help import help_key, stored_help
+
+    key = help_key(command, rest)
+    if key is not None and stored_help(key) is not None:  # no parser built: they import torch (seconds)
+        print(stored_help(key), end="")
+        return
     try:
         COMMANDS[command](rest)
     except UsageError as err:
@@ -363,8 +369,12 @@ def embed(argv: list[str]) -> None:
     encoder = SentenceEncoder.from_config(training_args)
     store = TeacherEmbeddings(encoder, training_args.teacher_cache_dir)
     for split, dataset in load_datasets(script_args, dataset_args).items():
+        encoded = encoder.num_texts_encoded
         path = store.add_dataset(dataset, training_args.teacher_completions_column, show_progress=True)
-        print(f"{split}: teacher embeddings cached at {path}")
+        if encoder.num_texts_encoded == encoded:
+            print(f"{split}: teacher embeddings already cached at {path}: nothing to encode")
+        else:
+            print(f"{split}: teacher embeddings cached at {path}")
 
 
 def evaluate_parser() -> argparse.ArgumentParser:

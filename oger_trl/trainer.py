@@ -55,19 +55,19 @@ from .exploration import (
     group_rng,
     mean_teacher_similarity,
     plan_group_splice,
-    prompts_with_fitting_teachers,
     scheduled_coef,
     verifiable_reward,
 )
 from .generation_rows import completion_text, replace_completion
 from .hub import card_without_fake_links, oger_card_section, with_oger_section
 from .paths import is_local_path
-from .rewards import require_reward_columns
+from .rewards import require_reward_columns, unscored_reward_funcs
 from .rgpo import GuidanceIO, GuidedRegeneration, prompt_budget
 from .row_layout import RowLayout
 from .self_teachers import SELF_TEACHER, SelfCompletion, SelfTeacherPool
 from .shaping import aggregate_like_trl, policy_shaping_loss
 from .teacher_cache import TeacherEmbeddings
+from .teacher_fit import check_teachers_fit, offline_teachers, spliced_length_counter
 
 logger = logging.getLogger(__name__)
 
@@ -81,7 +81,6 @@ if not Version(TESTED_TRL[0]) <= Version(trl.__version__) < Version(TESTED_TRL[1
     )
 
 EXPLORATION_REWARD_NAME = "oger_exploration"
-_FIT_SAMPLE = 1000  # prompts whose teacher lengths are measured at start-up (all of them in smaller datasets)
 
 OGER_CITATION = textwrap.dedent("""\
     @article{ma2026oger,
@@ -171,6 +170,9 @@ class OGERTrainer(GRPOTrainer):
         if summaries.get("train_dataset") is not None and summaries["train_dataset"].num_rows == 0:
             raise UsageError("train_dataset has no rows: there is nothing to train on. Check the data file and split.")
         self.teacher_counts = _used_teachers(summaries.get("train_dataset"), args)
+        fit = None  # the tokenizer alone decides it: before the encoder and the policy load
+        if isinstance(train_dataset, Dataset) and args.num_offline_per_group > 0:
+            fit = check_teachers_fit(train_dataset, args, spliced_length_counter(model, processing_class, args))
         # Built before the policy: GRPOTrainer seeds the RNGs in its __init__, so the encoder never shifts sampling.
         self.encoder = encoder or SentenceEncoder.from_config(args)
         super().__init__(
@@ -215,19 +217,27 @@ class OGERTrainer(GRPOTrainer):
         )
         for name, summary in summaries.items():
             if summary is not None:
+                kept = sum(self.teacher_counts.values())
+                used = (
+                    f" ({kept} of them from `teachers` {args.teachers})"
+                    if args.teachers and name == "train_dataset"
+                    else ""
+                )
                 self.accelerator.print(
-                    f"{name}: {summary.num_rows} prompts, {summary.num_teacher_completions} teacher completions, "
+                    f"{name}: {summary.num_rows} prompts, {summary.num_teacher_completions} teacher completions{used}, "
                     f"{summary.rows_without_teachers} prompts without teachers"
                     + (" (trained as plain GRPO)." if name == "train_dataset" else ".")
                 )
-        if isinstance(train_dataset, Dataset) and args.num_offline_per_group > 0:
-            self._check_teachers_fit(train_dataset)
+        if fit is not None:
+            message, all_fit = fit
+            (self.accelerator.print if all_fit else logger.warning)(message)
         with self.accelerator.local_main_process_first():  # one process per node encodes, the others load its file
             for _, dataset in _named_datasets(train_dataset, eval_dataset):
                 if isinstance(dataset, Dataset) and args.teacher_completions_column in dataset.column_names:
                     show_progress = self.accelerator.is_local_main_process
                     self.teacher_embeddings.add_dataset(dataset, args.teacher_completions_column, show_progress)
         self.recipe: str | None = None  # the recipe file this run was launched with, for the model card
+        self._unscored_warned: set[str] = set()
 
     def _guided_regeneration(self) -> GuidedRegeneration:
         """RGPO, wired to this trainer through the few callables it needs."""
@@ -276,28 +286,6 @@ class OGERTrainer(GRPOTrainer):
         super()._save_rng_state(output_dir)
         if self.self_teachers is not None and self.args.should_save:
             self.self_teachers.save(output_dir)
-
-    def _check_teachers_fit(self, dataset: Dataset) -> None:
-        """Splicing needs teacher completions of at most `max_completion_length` tokens: say at start-up how many
-        prompts can splice (measured on a fixed sample of large datasets), and refuse when none can."""
-        sample = dataset.select(range(0, len(dataset), max(1, len(dataset) // _FIT_SAMPLE)))
-        teachers = [self._teachers_of(row).texts for row in sample]
-        fits = prompts_with_fitting_teachers(teachers, self._teacher_lengths, self.max_completion_length)
-        with_teachers = sum(bool(texts) for texts in teachers)
-        scope = f"{len(sample)} prompts" if len(sample) == len(dataset) else f"a sample of {len(sample)} prompts"
-        message = (
-            f"Of {scope}, {with_teachers} have teachers and {fits} have a teacher completion of at most "
-            f"max_completion_length={self.max_completion_length} tokens (EOS included): only those can be spliced."
-        )
-        if with_teachers and not fits:
-            raise UsageError(
-                f"{message} No teacher completion fits, so splicing would never happen. Raise `max_completion_length`, "
-                "drop long teacher completions (`oger-trl prepare --max-tokens`), or set `num_offline_per_group=0`."
-            )
-        if fits < with_teachers:
-            logger.warning(message)
-        else:
-            self.accelerator.print(message)
 
     def create_model_card(self, model_name=None, dataset_name=None, tags=None):
         """TRL's card, plus what a reader of an OGER model needs: the teachers, the recipe and the OGER settings.
@@ -375,9 +363,7 @@ class OGERTrainer(GRPOTrainer):
         )
 
     def _teachers_of(self, row: dict) -> TeacherSet:
-        texts = row.get(self.args.teacher_completions_column) or []
-        names = row.get(self.args.teacher_sources_column) or [str(j) for j in range(len(texts))]
-        kept = [(t, n) for t, n in zip(texts, names, strict=True) if not self.args.teachers or n in self.args.teachers]
+        kept = list(zip(*offline_teachers(row, self.args), strict=True))
         selves = []
         if self.self_teachers is not None and self.model.training:
             known = {text for text, _ in kept}
@@ -471,12 +457,6 @@ class OGERTrainer(GRPOTrainer):
         """Teacher text as completion ids: no special tokens added, ending with EOS like a terminated completion."""
         return self._ending_with_eos(self._tokenizer(text, add_special_tokens=False)["input_ids"])
 
-    def _teacher_lengths(self, texts: list[str]) -> list[int]:
-        """Token counts of teacher texts as spliced (one batched tokenizer call)."""
-        return [
-            len(self._ending_with_eos(ids)) for ids in self._tokenizer(texts, add_special_tokens=False)["input_ids"]
-        ]
-
     def _ending_with_eos(self, ids: list[int]) -> list[int]:
         return ids if ids and ids[-1] in self.eos_token_ids else [*ids, self.eos_token_ids[0]]
 
@@ -568,6 +548,7 @@ class OGERTrainer(GRPOTrainer):
         """TRL's reward columns (gathered over processes) plus the exploration reward as the last column, so that it
         gets TRL's weighting, group normalisation and NaN handling."""
         rewards = super()._calculate_rewards(inputs, prompts, completions, completion_ids_list)
+        self._warn_unscored(rewards)
         batch = current_batch()
         if not batch.oger_applies:
             return self._with_exploration_column(rewards, torch.zeros(len(rewards), device=rewards.device))
@@ -660,6 +641,23 @@ class OGERTrainer(GRPOTrainer):
         metrics["oger/offline_reward/mean"].append(torch.nanmean(verifiable[~is_policy]).item())
         no_teachers = torch.isnan(divergence).view(-1, n).all(1)  # every online row of the group lacks teachers
         metrics["oger/groups_without_teachers"].append(no_teachers.sum().item())
+
+    def _warn_unscored(self, rewards: torch.Tensor) -> None:
+        """Once per function, name a reward function that scored no completion of a batch (it returned None or NaN
+        throughout): TRL only warns about single rows, and training on its column would be silently empty."""
+        unscored = unscored_reward_funcs(rewards, self.reward_func_names)
+        new = [name for name in unscored if name not in self._unscored_warned]
+        if new:
+            self._unscored_warned.update(new)
+            nothing = (
+                " No function scored any completion: this batch trains on nothing."
+                if len(unscored) == len(self.reward_func_names)
+                else ""
+            )
+            logger.warning(
+                f"Reward function(s) {new} returned None or NaN for all {len(rewards)} completions of a batch.{nothing} "
+                "Check what they return and the dataset columns they read."
+            )
 
     def _with_exploration_column(self, rewards: torch.Tensor, bonus: torch.Tensor) -> torch.Tensor:
         """TRL's reward columns plus the exploration column (when there is one), logged as TRL logs each of its

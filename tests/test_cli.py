@@ -45,6 +45,9 @@ def test_embed_then_train_the_cpu_recipe_from_the_command_line(recipe_args):
     assert "train: teacher embeddings cached at" in embedded.stdout
     before = cache_files(work / "cache")
     assert len(before) == 1
+    again = oger_trl("embed", *args)
+    assert again.returncode == 0 and "train: teacher embeddings already cached at" in again.stdout
+    assert "nothing to encode" in again.stdout and cache_files(work / "cache") == before
 
     trained = oger_trl("train", *args, "--max_steps", "2")
     assert trained.returncode == 0, trained.stderr[-4000:]

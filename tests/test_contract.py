@@ -8,6 +8,7 @@ from oger_trl import DatasetContractError, validate_oger_dataset
 
 
 def dataset_with(row: int, conversational: bool = True, **override) -> Dataset:
+    """Three valid rows, with `row` (from 0) overridden. Messages count rows from 1, as a data file's lines."""
     data = arithmetic_dataset(3, conversational=conversational).to_list()
     data[row].update(override)
     return Dataset.from_list(data)
@@ -18,15 +19,15 @@ def dataset_with(row: int, conversational: bool = True, **override) -> Dataset:
     [
         (
             Dataset.from_dict({"prompt": ["q0", "q1"], "teacher_completions": ["one answer", "another"]}),
-            "row 0, column 'teacher_completions': expected a list of teacher completion strings (possibly empty), got str",
+            "row 1, column 'teacher_completions': expected a list of teacher completion strings (possibly empty), got str",
         ),
         (
             dataset_with(2, teacher_completions=["ok", ""]),
-            "row 2, column 'teacher_completions': expected non-empty strings, but element 1",
+            "row 3, column 'teacher_completions': expected non-empty strings, but element 1",
         ),
-        (dataset_with(0, teacher_sources=["alice"]), "row 0, column 'teacher_sources': expected 3 teacher name(s)"),
-        (dataset_with(1, conversational=False, prompt=""), "row 1, column 'prompt': expected a non-empty prompt"),
-        (dataset_with(2, prompt=[{"content": "hi"}]), "row 2, column 'prompt': expected chat messages"),
+        (dataset_with(0, teacher_sources=["alice"]), "row 1, column 'teacher_sources': expected 3 teacher name(s)"),
+        (dataset_with(1, conversational=False, prompt=""), "row 2, column 'prompt': expected a non-empty prompt"),
+        (dataset_with(2, prompt=[{"content": "hi"}]), "row 3, column 'prompt': expected chat messages"),
     ],
 )
 def test_malformed_rows_are_named(dataset, message):
@@ -38,7 +39,7 @@ def test_malformed_rows_are_named(dataset, message):
 
 def test_numbers_instead_of_teacher_strings():
     dataset = Dataset.from_dict({"prompt": ["q0", "q1"], "teacher_completions": [[], [1, 2]]})
-    with pytest.raises(DatasetContractError, match=r"row 1, column 'teacher_completions': expected non-empty strings"):
+    with pytest.raises(DatasetContractError, match=r"row 2, column 'teacher_completions': expected non-empty strings"):
         validate_oger_dataset(dataset)
 
 
@@ -71,7 +72,7 @@ def test_prompts_without_teachers_are_allowed_and_counted():
 
 def test_rationale_column_is_checked_when_asked():
     dataset = Dataset.from_dict({"prompt": ["a"], "teacher_completions": [["t"]], "rationale": [3]})
-    with pytest.raises(DatasetContractError, match="row 0, column 'rationale': expected a rationale string"):
+    with pytest.raises(DatasetContractError, match="row 1, column 'rationale': expected a rationale string"):
         validate_oger_dataset(dataset, rationale_column="rationale")
 
 
@@ -85,5 +86,5 @@ def test_iterable_datasets_are_checked_by_columns():
 
 def test_trainer_validates_before_building_anything(tmp_path, tokenizer, encoder):
     bad = Dataset.from_dict({"prompt": ["q"], "solution": ["1"], "teacher_completions": [["ok", None]]})
-    with pytest.raises(DatasetContractError, match="train_dataset, row 0, column 'teacher_completions'"):
+    with pytest.raises(DatasetContractError, match="train_dataset, row 1, column 'teacher_completions'"):
         make_trainer(tmp_path, tokenizer, encoder, dataset=bad)

@@ -71,7 +71,7 @@ def test_evaluation_datasets_with_teachers_are_still_checked(tmp_path, tokenizer
     broken = arithmetic_dataset(4, seed=1).map(
         lambda row, i: {"teacher_completions": [""] if i == 2 else ["ok"]}, with_indices=True
     )
-    with pytest.raises(ValueError, match=r"eval_dataset, row 2, column 'teacher_completions'"):
+    with pytest.raises(ValueError, match=r"eval_dataset, row 3, column 'teacher_completions'"):
         make_trainer(tmp_path, tokenizer, encoder, eval_dataset=broken.remove_columns("teacher_sources"))
 
 

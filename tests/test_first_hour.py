@@ -49,6 +49,30 @@ def test_help_and_argument_errors_answer_without_importing_torch(argv):
     assert result.returncode == 0, result.stderr[-2000:]
 
 
+HEAVY_MODULES = ("torch", "transformers", "datasets", "math_verify")
+
+
+@pytest.mark.parametrize(
+    "command", ["train", "embed", "prepare", "prepare openr1", "prepare gsm8k", "generate", "evaluate", "demo"]
+)
+def test_every_command_answers_help_without_importing_torch_transformers_or_datasets(command):
+    code = (
+        "import sys\nfrom oger_trl.cli import main\nmain(sys.argv[1:])\n"
+        f"assert not [m for m in {HEAVY_MODULES!r} if m in sys.modules], [m for m in {HEAVY_MODULES!r} if m in sys.modules]"
+    )
+    result = subprocess.run([sys.executable, "-c", code, *command.split(), "--help"], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.startswith(f"usage: oger-trl {command}")
+
+
+def test_the_stored_help_texts_are_what_the_parsers_print():
+    """`python -m oger_trl.cli_help` regenerates them after a change to a parser or a config field."""
+    from oger_trl._help_texts import HELP_TEXTS
+    from oger_trl.cli_help import render_help
+
+    assert render_help() == HELP_TEXTS
+
+
 def test_the_version_is_defined_once_and_reported():
     from importlib.metadata import version
 
@@ -425,3 +449,126 @@ def test_tests_on_shared_data_skip_where_it_is_absent_and_fail_where_it_must_be(
     with pytest.raises(pytest.fail.Exception, match="shared data not found at /no/such/file: set OGER_SHARED_DIR"):
         needs_shared("/no/such/file")(uses_data)()
     assert needs_shared(__file__)(uses_data)() == "ran"
+
+
+# --- paths and tokenizer-only checks: before any weights load -------------------------------------------------------
+
+
+@pytest.fixture
+def weightless_recipe(tmp_path, tokenizer):
+    """A recipe whose policy folder holds a tokenizer and a config but no weights: a refusal that comes after the
+    weights would load fails with transformers' missing-weights error instead of the expected message."""
+    from helpers import build_model
+
+    policy = tmp_path / "policy"
+    tokenizer.save_pretrained(policy)
+    build_model(tokenizer).config.save_pretrained(policy)
+    data = tmp_path / "data.jsonl"
+    arithmetic_dataset(8).to_json(str(data))
+
+    def write(**fields) -> str:
+        recipe = {
+            "model_name_or_path": str(policy),
+            "dataset_name": str(data),
+            "output_dir": str(tmp_path / "run"),
+            "use_cpu": True,
+            "bf16": False,
+            "report_to": "none",
+            **fields,
+        }
+        path = tmp_path / "recipe.yaml"
+        path.write_text("".join(f"{key}: {json.dumps(value)}\n" for key, value in recipe.items()))
+        return str(path)
+
+    return write
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"encoder_name_or_path": "./no/such/encoder"}, "encoder_name_or_path './no/such/encoder': no such folder"),
+        (
+            {"resume_from_checkpoint": "./no/checkpoint-5"},
+            "resume_from_checkpoint './no/checkpoint-5': no such folder",
+        ),
+        (
+            {"resume_from_checkpoint": True},
+            "resume_from_checkpoint=True, but '{tmp}/run' holds no complete checkpoint",
+        ),
+        ({"output_dir": "{tmp}/a-file/run"}, "output_dir '{tmp}/a-file/run' cannot be created (Not a directory)"),
+        ({"max_completion_length": 4}, "No teacher completion fits, so splicing would never happen"),
+    ],
+    ids=["missing-encoder", "missing-checkpoint", "no-checkpoint-to-resume", "output-under-a-file", "no-teacher-fits"],
+)
+def test_paths_and_teacher_lengths_are_refused_in_one_line_before_any_weights_load(
+    tmp_path, weightless_recipe, fields, message
+):
+    (tmp_path / "a-file").write_text("")
+    fields = {k: v.format(tmp=tmp_path) if isinstance(v, str) else v for k, v in fields.items()}
+    error = cli_error("train", "--config", weightless_recipe(**fields))
+    assert error.startswith("oger-trl train: error: ") and "\n" not in error
+    assert message.format(tmp=tmp_path) in error
+
+
+def test_prepare_names_a_source_without_generations_in_one_line(tmp_path):
+    source = tmp_path / "traces.jsonl"
+    source.write_text(json.dumps({"problem": "1+1?", "answer": "2"}) + "\n")
+    error = cli_error("prepare", "openr1", "--source", f"r1={source}", "--output", str(tmp_path / "out.parquet"))
+    assert error.startswith("oger-trl prepare: error: Teacher source 'r1' lacks column(s) ['generations']")
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ("num_generations: many", "{path}: `num_generations` expects a value of type int, got 'many'."),
+        ("explorashun_coef: 1.0", "{path}: unknown field `explorashun_coef` (did you mean `exploration_coef`?)."),
+    ],
+    ids=["wrong-type", "unknown-field"],
+)
+def test_a_recipe_mistake_is_one_line_naming_the_file_and_the_field(tmp_path, line, message):
+    path = tmp_path / "recipe.yaml"
+    path.write_text(f"model_name_or_path: x/y\n{line}\n")
+    error = cli_error("train", "--config", str(path))
+    assert error.startswith("oger-trl train: error: " + message.format(path=path)) and "\n" not in error
+
+
+def test_an_unknown_flag_on_the_command_line_gets_the_closest_field(tmp_path):
+    path = tmp_path / "recipe.yaml"
+    path.write_text("model_name_or_path: x/y\n")
+    error = cli_error("train", "--config", str(path), "--num_generatons", "4")
+    assert "the command line: unknown field `num_generatons` (did you mean `num_generations`?)" in error
+
+
+def test_an_empty_reward_column_is_refused_with_its_row_before_any_model_loads(tmp_path, tokenizer, encoder):
+    rows = arithmetic_dataset(4).to_list()
+    rows[2]["solution"] = " "
+    with pytest.raises(UsageError, match=r"train_dataset, row 3, column 'solution' is empty: a reward function"):
+        make_trainer(tmp_path, tokenizer, encoder, dataset=Dataset.from_list(rows))
+
+
+def test_a_prompt_repeated_with_another_solution_is_named_in_a_warning(tmp_path, tokenizer, encoder, caplog):
+    rows = arithmetic_dataset(4).to_list()
+    rows[3] = {**rows[1], "solution": "-1"}
+    with caplog.at_level(logging.WARNING, logger="oger_trl.rewards"):
+        make_trainer(tmp_path, tokenizer, encoder, dataset=Dataset.from_list(rows))
+    assert "train_dataset, row 4 repeats the prompt of row 2 with another ['solution']" in caplog.text
+
+
+def test_a_reward_function_that_never_scores_is_named_once(tmp_path, tokenizer, encoder, caplog):
+    def never_scores(completions, **kwargs):
+        return [None] * len(completions)
+
+    trainer = make_trainer(tmp_path, tokenizer, encoder, reward_funcs=[never_scores], max_steps=2)
+    with caplog.at_level(logging.WARNING, logger="oger_trl.trainer"):
+        trainer.train()
+    warnings = [r.message for r in caplog.records if "returned None or NaN" in r.message]
+    assert len(warnings) == 1 and "['never_scores']" in warnings[0]
+    assert "No function scored any completion: this batch trains on nothing." in warnings[0]
+
+
+def test_the_start_up_summary_counts_the_teachers_training_uses(tmp_path, tokenizer, encoder, capsys):
+    make_trainer(tmp_path, tokenizer, encoder, teachers=["alice"])
+    out = capsys.readouterr().out
+    data = arithmetic_dataset(8)
+    alice = sum(name == "alice" for names in data["teacher_sources"] for name in names)
+    assert f"teacher completions ({alice} of them from `teachers` ['alice'])" in out

@@ -111,8 +111,11 @@ def test_openr1_sources_are_merged_filtered_and_reported(tmp_path, tokenizer, op
 def test_sources_in_the_wrong_format_are_named(tmp_path):
     path = tmp_path / "bad.jsonl"
     Dataset.from_list([{"question": "q", "answer": "1"}]).to_json(str(path))
-    with pytest.raises(ValueError, match=r"Teacher source 'x' lacks column\(s\) \['problem', 'generations'\]"):
+    with pytest.raises(SystemExit) as exit_info:  # one line, no traceback
         cli(["prepare", "openr1", "--source", f"x={path}", "--output", str(tmp_path / "o.jsonl")])
+    assert str(exit_info.value.code).startswith(
+        "oger-trl prepare: error: Teacher source 'x' lacks column(s) ['problem', 'generations']"
+    )
 
 
 @needs_shared(GSM8K_SOLUTIONS)

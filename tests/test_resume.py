@@ -105,7 +105,9 @@ def test_resume_from_checkpoint_true_means_the_latest_checkpoint_on_the_command_
         (tmp_path / f"checkpoint-{step}" / "trainer_state.json").write_text(json.dumps({"global_step": step}))
     latest = str(tmp_path / "checkpoint-4")
     assert resume_target(given, str(tmp_path)) == (latest if meaning == "latest" else None)
-    assert resume_target("out/checkpoint-7", str(tmp_path)) == "out/checkpoint-7"
+    assert resume_target(str(tmp_path / "checkpoint-2"), str(tmp_path)) == str(tmp_path / "checkpoint-2")
+    with pytest.raises(UsageError, match=r"resume_from_checkpoint 'out/checkpoint-7': no such folder"):
+        resume_target("out/checkpoint-7", str(tmp_path))
 
 
 def test_resume_without_a_complete_checkpoint_says_so(tmp_path):

@@ -65,7 +65,7 @@ def validate_oger_dataset(
     teacher_counts = Counter()
     for offset, batch in enumerate(dataset.select_columns(checked).iter(batch_size=_BATCH)):
         for i in range(len(batch[prompt_column])):
-            where = _Where(name, offset * _BATCH + i)
+            where = _Where(name, offset * _BATCH + i + 1)  # counted from 1, as a data file's lines
             _check_prompt(batch[prompt_column][i], where.at(prompt_column))
             teachers = _check_teachers(batch[teacher_column][i], where.at(teacher_column)) if teacher_column else []
             if sources_column:

@@ -3,6 +3,7 @@ contract: several datasets, one per teacher, merged on the normalised problem te
 
 from datasets import Dataset
 
+from ..errors import UsageError
 from ..math_answers import grade_math
 from .prepare import PrepareReport, Problem, Trace, normalize_problem
 
@@ -28,7 +29,7 @@ def openr1_problems(
     for teacher, dataset in sources.items():
         missing = [c for c in REQUIRED_COLUMNS if c not in dataset.column_names]
         if missing:
-            raise ValueError(
+            raise UsageError(
                 f"Teacher source '{teacher}' lacks column(s) {missing} (OpenR1-Math-220k format: "
                 f"{list(REQUIRED_COLUMNS)} and optionally 'correctness_math_verify'); it has {dataset.column_names}."
             )
@@ -45,8 +46,8 @@ def openr1_problems(
             if flags is None:
                 flags = [grade_math(text, answer).correct for text in generations]  # the evaluation's rules
             if len(flags) != len(generations):
-                raise ValueError(
-                    f"Teacher source '{teacher}', row {index}: {len(generations)} generations but {len(flags)} "
+                raise UsageError(
+                    f"Teacher source '{teacher}', row {index + 1}: {len(generations)} generations but {len(flags)} "
                     "correctness_math_verify flags; they must be aligned."
                 )
             merged[key].traces += [Trace(teacher, text, bool(ok)) for text, ok in zip(generations, flags, strict=True)]

@@ -63,3 +63,20 @@ def resume_target(resume_from_checkpoint, output_dir: str) -> str | None:
             raise UsageError(f"resume_from_checkpoint {value!r}: no such folder (a checkpoint-N folder, or true).")
         return value
     return latest_complete_checkpoint(output_dir) if resume_from_checkpoint is True else None
+
+
+def completed_epochs(checkpoint: str) -> int:
+    """The epochs a checkpoint's run had finished: Trainer resumes in the next one, skipping its trained steps."""
+    with open(os.path.join(checkpoint, TRAINER_STATE), encoding="utf-8") as f:
+        return int(json.load(f).get("epoch") or 0)
+
+
+def follow_umask(folder: str) -> None:
+    """Give the files of a saved model the mode the umask gives any new file. safetensors writes weights with mode
+    0600 whatever the umask, so a colleague on a shared cluster could not read a model whose folder they can list."""
+    umask = os.umask(0)
+    os.umask(umask)
+    for name in os.listdir(folder):
+        path = os.path.join(folder, name)
+        if os.path.isfile(path) and not os.path.islink(path):
+            os.chmod(path, 0o666 & ~umask)

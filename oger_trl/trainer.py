@@ -42,7 +42,7 @@ from trl.trainer.utils import get_config_model_id, nanstd, pad
 from .batch import POLICY as POLICY_ROW
 from .batch import GenerationOutput, RowOrigin, SampleSource, current_batch, open_batch
 from .bonuses import BONUSES, BonusInputs, resolve_bonus
-from .checkpoints import resume_target
+from .checkpoints import completed_epochs, follow_umask, resume_target
 from .completion_states import DecodingStatesRecorder, ForwardStatesRecorder, mean_completion_state
 from .config import OGERConfig
 from .data import validate_oger_dataset
@@ -238,6 +238,7 @@ class OGERTrainer(GRPOTrainer):
                     self.teacher_embeddings.add_dataset(dataset, args.teacher_completions_column, show_progress)
         self.recipe: str | None = None  # the recipe file this run was launched with, for the model card
         self._unscored_warned: set[str] = set()
+        self._epochs_before_resume = 0
 
     def _guided_regeneration(self) -> GuidedRegeneration:
         """RGPO, wired to this trainer through the few callables it needs."""
@@ -278,7 +279,24 @@ class OGERTrainer(GRPOTrainer):
         checkpoint = resume_target(resume_from_checkpoint, self.args.output_dir)
         if self.self_teachers is not None and checkpoint is not None:
             self.self_teachers.load(checkpoint)
+        self._epochs_before_resume = completed_epochs(checkpoint) if checkpoint is not None else 0
         return super().train(checkpoint, trial, ignore_keys_for_eval, **kwargs)
+
+    def _get_train_sampler(self, dataset=None):
+        """TRL's sampler, advanced past the epochs a resumed run had finished. Its generator is seeded once and draws
+        one permutation per epoch; a resumed run builds it anew, so without this its epoch k would take epoch 1's
+        order instead of the uninterrupted run's."""
+        sampler = super()._get_train_sampler(dataset)
+        for _ in range(self._epochs_before_resume):
+            for _ in sampler:
+                pass
+        return sampler
+
+    def _save(self, output_dir: str | None = None, state_dict=None) -> None:
+        """Trainer's save (the model of `save_model` and of every checkpoint), with its files following the umask."""
+        super()._save(output_dir, state_dict)
+        if self.args.should_save:
+            follow_umask(output_dir or self.args.output_dir)
 
     def _save_rng_state(self, output_dir: str) -> None:
         """The RNG state and, with it, the self-teacher pool: training state a checkpoint needs to resume exactly,

@@ -239,6 +239,7 @@ def recording_trainer_class():
             self.batches.append(
                 {
                     "step": self.state.global_step,
+                    "prompts": [str(p) for p in list(self._logs["prompt"])[-n:]],
                     "sources": list(self._logs["extra"]["source"])[-n:],
                     "completions": [str(c) for c in list(self._logs["completion"])[-n:]],
                     "rewards": {k: list(v)[-n:] for k, v in self._logs["rewards"].items()},

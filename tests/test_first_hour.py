@@ -209,6 +209,8 @@ def test_bad_data_files_are_named_with_the_problem(tmp_path):
     truncated.write_bytes(good.read_bytes()[: good.stat().st_size // 2])
     zero_rows = tmp_path / "zero.parquet"
     arithmetic_dataset(4).select([]).to_parquet(zero_rows)
+    broken_json = tmp_path / "broken.jsonl"
+    broken_json.write_text('{"prompt": "a", "solution": "1"}\n{"prompt": "b", "solution": 2\n{"prompt": "c"}\n')
     cases = {
         str(tmp_path / "missing.jsonl"): "not found (a local path, so the Hub was not asked)",
         "./data/train": "not found (a local path, so the Hub was not asked)",
@@ -217,6 +219,7 @@ def test_bad_data_files_are_named_with_the_problem(tmp_path):
         str(latin1): "line 2 is not UTF-8",
         str(truncated): "not a readable parquet file, e.g. truncated or corrupt",
         str(zero_rows): "holds no rows",
+        str(broken_json): "line 2 is not valid JSON (Expecting ',' delimiter, column 30)",
     }
     for path, message in cases.items():
         with pytest.raises(UsageError) as error:
@@ -572,3 +575,15 @@ def test_the_start_up_summary_counts_the_teachers_training_uses(tmp_path, tokeni
     data = arithmetic_dataset(8)
     alice = sum(name == "alice" for names in data["teacher_sources"] for name in names)
     assert f"teacher completions ({alice} of them from `teachers` ['alice'])" in out
+
+
+def test_a_saved_model_follows_the_umask_like_the_rest_of_its_folder(tmp_path, tokenizer, encoder):
+    trainer = make_trainer(tmp_path, tokenizer, encoder)
+    previous = os.umask(0o022)
+    try:
+        trainer.save_model(str(tmp_path / "saved"))
+    finally:
+        os.umask(previous)
+    folder = tmp_path / "saved"
+    modes = {name: os.stat(folder / name).st_mode & 0o777 for name in os.listdir(folder) if (folder / name).is_file()}
+    assert modes["model.safetensors"] == 0o644 and set(modes.values()) == {0o644}, modes

@@ -117,3 +117,31 @@ def test_resume_without_a_complete_checkpoint_says_so(tmp_path):
     (tmp_path / "checkpoint-3" / "trainer_state.json").write_text('{"global_st')  # cut mid-write
     with pytest.raises(UsageError, match=r"holds no complete checkpoint \(incomplete: .*checkpoint-3\)"):
         latest_complete_checkpoint(str(tmp_path))
+
+
+def test_a_run_resumed_in_a_later_epoch_continues_with_the_uninterrupted_runs_data_order(tmp_path, tokenizer, encoder):
+    def trainer(output_dir):
+        args = OGERConfig(
+            **base_config_kwargs(output_dir, tmp_path / "cache", max_steps=6, save_strategy="steps", save_steps=1)
+        )
+        return recording_trainer_class()(
+            build_model(tokenizer),
+            reward_funcs=[accuracy_reward, letter_reward],
+            args=args,
+            train_dataset=arithmetic_dataset(4),  # a short epoch: several within 6 steps
+            processing_class=tokenizer,
+            encoder=encoder,
+        )
+
+    uninterrupted = trainer(tmp_path / "full")
+    uninterrupted.train()
+    epochs = {h["step"]: h["epoch"] for h in uninterrupted.state.log_history if "loss" in h}
+    step = min(s for s, epoch in epochs.items() if epoch > 1)  # the first checkpoint past epoch 1
+    assert step < 6, epochs
+    resumed = trainer(tmp_path / "full")
+    resumed.train(resume_from_checkpoint=str(tmp_path / "full" / f"checkpoint-{step}"))
+    after = uninterrupted.batches[step:]
+    assert [b["step"] for b in resumed.batches] == [b["step"] for b in after] and after
+    for expected, got in zip(after, resumed.batches, strict=True):
+        assert got["prompts"] == expected["prompts"]  # the epoch's order, not epoch 1's again
+        assert got["completions"] == expected["completions"]

@@ -1,5 +1,6 @@
 """Load a table of rows from a local file, a saved dataset folder or the Hub, with errors that name the file."""
 
+import json
 import os
 
 from datasets import Dataset, load_dataset, load_from_disk
@@ -31,7 +32,8 @@ def load_table(path_or_id: str, split: str = "train") -> Dataset:
     try:
         table = load_dataset(reader, data_files=path, split="train")
     except Exception as err:  # datasets wraps the reader's error; say what is wrong with the file instead
-        raise UsageError(f"Data file {path_or_id!r} cannot be read: {_unreadable_reason(err)}") from err
+        reason = (_bad_json_line(path) if reader == "json" else None) or _unreadable_reason(err)
+        raise UsageError(f"Data file {path_or_id!r} cannot be read: {reason}") from err
     if len(table) == 0:
         raise UsageError(f"Data file {path_or_id!r} holds no rows.")
     return table
@@ -45,6 +47,24 @@ def _non_utf8_line(path: str) -> str | None:
             except UnicodeDecodeError as err:
                 return (
                     f"cannot be read: line {number} is not UTF-8 ({err.reason} at byte {err.start}); save it as UTF-8."
+                )
+    return None
+
+
+def _bad_json_line(path: str) -> str | None:
+    """The first line of a JSON Lines file that is not JSON, counted from 1 like an editor; None for a file that is
+    one JSON document (its error stays the reader's)."""
+    with open(path, encoding="utf-8") as f:
+        lines = list(f)
+    if not lines or not lines[0].lstrip().startswith("{"):
+        return None
+    for number, line in enumerate(lines, start=1):
+        if line.strip():
+            try:
+                json.loads(line.rstrip("\n"))
+            except json.JSONDecodeError as err:
+                return (
+                    f"line {number} is not valid JSON ({err.msg}, column {err.colno}); each line must be one object."
                 )
     return None
 

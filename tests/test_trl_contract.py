@@ -25,6 +25,8 @@ HOOKS = {
     "_generate_single_turn": ["self", "prompt_ids", "images", "multimodal_fields", "num_generations"],
     "_tokenize_prompts": ["self", "prompts"],
     "_save_rng_state": ["self", "output_dir"],  # transformers' Trainer: the self-teacher pool is saved with it
+    "_save": ["self", "output_dir", "state_dict"],  # transformers' Trainer: saved files follow the umask
+    "_get_train_sampler": ["self", "dataset"],  # advanced past the epochs a resumed checkpoint finished
 }
 
 
@@ -47,6 +49,8 @@ def test_oger_overrides_only_the_documented_hooks():
         "_compute_loss",
         "_get_per_token_logps_and_entropies",
         "_save_rng_state",
+        "_save",
+        "_get_train_sampler",
     }
 
 

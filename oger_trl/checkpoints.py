@@ -10,6 +10,7 @@ import re
 from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 
 from .errors import UsageError
+from .paths import new_file_mode
 
 logger = logging.getLogger(__name__)
 
@@ -74,9 +75,8 @@ def completed_epochs(checkpoint: str) -> int:
 def follow_umask(folder: str) -> None:
     """Give the files of a saved model the mode the umask gives any new file. safetensors writes weights with mode
     0600 whatever the umask, so a colleague on a shared cluster could not read a model whose folder they can list."""
-    umask = os.umask(0)
-    os.umask(umask)
+    mode = new_file_mode()
     for name in os.listdir(folder):
         path = os.path.join(folder, name)
         if os.path.isfile(path) and not os.path.islink(path):
-            os.chmod(path, 0o666 & ~umask)
+            os.chmod(path, mode)

@@ -41,3 +41,11 @@ def check_writable_folder(folder: str, option: str) -> None:
         raise UsageError(f"{option} {folder!r} cannot be created ({err.strerror}).") from err
     if not os.access(folder, os.W_OK | os.X_OK):
         raise UsageError(f"{option} {folder!r} is not writable by this user.")
+
+
+def new_file_mode() -> int:
+    """The mode the umask gives a new file (0o644 under the usual 0o022): for files written by libraries or
+    `mkstemp` that ignore it (safetensors and `mkstemp` write 0600)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask

@@ -36,12 +36,22 @@ def claim_folder(folder: str, identity: dict, data_dir: str, what: str, option: 
             f"{option}, or delete the folder to start fresh."
         )
     os.makedirs(data_path, exist_ok=True)
-    if not os.path.exists(record) or differences:  # processes sharing the folder never see it half-written
-        tmp = f"{record}.{os.getpid()}.tmp"
-        with open(tmp, "w", encoding="utf-8") as f:
-            json.dump(identity, f, indent=2)
-        os.replace(tmp, record)
+    if not os.path.exists(record) or differences:
+        replace_atomically(record, lambda path: write_json(identity, path))
     return data_path
+
+
+def replace_atomically(path: str, write) -> None:
+    """`write(tmp)`, then `tmp` renamed to `path`: processes sharing a folder never read a half-written file, and
+    when several write the same file at once the last rename wins whole."""
+    tmp = f"{path}.{os.getpid()}.tmp{os.path.splitext(path)[1]}"
+    write(tmp)
+    os.replace(tmp, path)
+
+
+def write_json(data: dict, path: str) -> None:
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump(data, f, indent=2)
 
 
 def _holds_data(path: str) -> bool:

@@ -24,6 +24,7 @@ from tqdm.auto import tqdm
 
 from .encoder import SentenceEncoder
 from .errors import UsageError
+from .paths import new_file_mode
 
 logger = logging.getLogger(__name__)
 
@@ -113,17 +114,11 @@ def write_table(path: str, key: str, encoder: SentenceEncoder, table: EmbeddingT
         save_file({"digests": table.digests, "embeddings": table.embeddings}, tmp, metadata=metadata)
         with open(tmp, "rb") as f:
             os.fsync(f.fileno())
-        os.chmod(tmp, 0o666 & ~_current_umask())  # mkstemp makes 0600 files: a shared cache follows the umask
+        os.chmod(tmp, new_file_mode())  # mkstemp makes 0600 files: a shared cache follows the umask
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
             os.remove(tmp)
-
-
-def _current_umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 def require_writable(cache_dir: str) -> None:

@@ -34,6 +34,12 @@ def eos_token_ids(generation_eos: int | list[int] | None, tokenizer_eos: int | N
     return ids if tokenizer_eos in ids else [tokenizer_eos, *ids]
 
 
+def ending_with_eos(ids: list[int], eos: list[int]) -> list[int]:
+    """Teacher token ids as spliced: ending with EOS like a terminated completion (the first EOS id appended unless
+    the text already ends with one)."""
+    return ids if ids and ids[-1] in eos else [*ids, eos[0]]
+
+
 def spliced_length_counter(model, processing_class, args: OGERConfig) -> Callable[[list[str]], list[int]]:
     """Token counts of teacher texts as they are spliced (EOS included), from the policy's tokenizer and generation
     config: no weights are read when `model` is a name or folder."""
@@ -50,8 +56,7 @@ def spliced_length_counter(model, processing_class, args: OGERConfig) -> Callabl
     eos = eos_token_ids(generation_eos, tokenizer.eos_token_id)
 
     def lengths(texts: list[str]) -> list[int]:
-        ids = tokenizer(texts, add_special_tokens=False)["input_ids"]
-        return [len(i) + (not i or i[-1] not in eos) for i in ids]
+        return [len(ending_with_eos(ids, eos)) for ids in tokenizer(texts, add_special_tokens=False)["input_ids"]]
 
     return lengths
 

@@ -67,7 +67,7 @@ from .row_layout import RowLayout
 from .self_teachers import SELF_TEACHER, SelfCompletion, SelfTeacherPool
 from .shaping import aggregate_like_trl, policy_shaping_loss
 from .teacher_cache import TeacherEmbeddings
-from .teacher_fit import check_teachers_fit, offline_teachers, spliced_length_counter
+from .teacher_fit import check_teachers_fit, ending_with_eos, offline_teachers, spliced_length_counter
 
 logger = logging.getLogger(__name__)
 
@@ -473,10 +473,7 @@ class OGERTrainer(GRPOTrainer):
 
     def _teacher_token_ids(self, text: str) -> list[int]:
         """Teacher text as completion ids: no special tokens added, ending with EOS like a terminated completion."""
-        return self._ending_with_eos(self._tokenizer(text, add_special_tokens=False)["input_ids"])
-
-    def _ending_with_eos(self, ids: list[int]) -> list[int]:
-        return ids if ids and ids[-1] in self.eos_token_ids else [*ids, self.eos_token_ids[0]]
+        return ending_with_eos(self._tokenizer(text, add_special_tokens=False)["input_ids"], self.eos_token_ids)
 
     def _log_splice_metrics(self, spliced_divergence: list[float], splices: Counter, short_groups: int) -> None:
         device = self.accelerator.device

@@ -2,7 +2,6 @@
 grade each generation as it finishes, and write the OpenR1-format file once every problem is done."""
 
 import dataclasses
-import json
 import os
 import subprocess
 import sys
@@ -17,7 +16,7 @@ from ..data.prepare import THINK_OPEN
 from ..errors import UsageError
 from ..math_answers import grade_math
 from ..paths import check_writable_folder
-from ..run_folder import claim_folder
+from ..run_folder import claim_folder, replace_atomically, write_json
 from .engines import Endpoint, EndpointEngine, EndpointError, Generation, LocalEngine, Sampling
 from .problems import Columns, ProblemRow, load_problems, shard_slice
 from .records import RECORDS, RecordWriter, append_session, read_done, read_sessions, work_folder
@@ -180,7 +179,7 @@ def finish(job: GenerateJob, problems: list[ProblemRow], folder: str, records_di
         return None
     records = [done[row.index] for row in problems]
     summary = teacher_summary(job.teacher_name, records)
-    _write_atomically(job.output, lambda path: save_table(_dataset(records), path))
+    replace_atomically(job.output, lambda path: save_table(_dataset(records), path))  # shards may finish together
     metadata = {
         "oger_trl": __version__,
         "teacher": job.teacher_name,
@@ -188,15 +187,10 @@ def finish(job: GenerateJob, problems: list[ProblemRow], folder: str, records_di
         "summary": summary,
         "sessions": read_sessions(folder),
     }
-    _write_atomically(sidecar_path(job.output), lambda path: _write_json(metadata, path))
+    replace_atomically(sidecar_path(job.output), lambda path: write_json(metadata, path))
     print(markdown_table([summary]))
     print(f"{len(records)} problems written to {job.output} (settings and summary in {sidecar_path(job.output)})")
     return summary
-
-
-def _write_json(data: dict, path: str) -> None:
-    with open(path, "w", encoding="utf-8") as f:
-        json.dump(data, f, indent=2)
 
 
 def sidecar_path(output: str) -> str:
@@ -208,13 +202,6 @@ def _dataset(records: list[dict]):
 
     columns = [c for c in records[0] if c != "index" and (c != "solution" or any(r[c] for r in records))]
     return Dataset.from_list([{c: r[c] for c in columns} for r in records])
-
-
-def _write_atomically(path: str, write) -> None:
-    """Shards that finish together each write the whole file: the last rename wins, and both are the same."""
-    tmp = f"{path}.{os.getpid()}.tmp{os.path.splitext(path)[1]}"
-    write(tmp)
-    os.replace(tmp, path)
 
 
 def _shard_name(job: GenerateJob) -> str:

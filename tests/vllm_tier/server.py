@@ -40,8 +40,22 @@ def wait_until_healthy(server: Server, timeout: float) -> None:
     raise TimeoutError(f"the vLLM server at {server.base_url} was not healthy after {timeout:.0f} s")
 
 
+def alive(processes: list[psutil.Process]) -> list[psutil.Process]:
+    """Those still running; a zombie has finished (it only waits to be reaped by whoever adopted it)."""
+    running = []
+    for p in processes:
+        with contextlib.suppress(psutil.NoSuchProcess):  # it may vanish between the two questions
+            if p.is_running() and p.status() != psutil.STATUS_ZOMBIE:
+                running.append(p)
+    return running
+
+
 def stop(process: subprocess.Popen, grace: float = 30) -> None:
-    """SIGTERM to the server's whole process group, SIGKILL to what is left after `grace` seconds."""
+    """SIGTERM to the server's whole process group, SIGKILL to what is left after `grace` seconds; returns only once
+    every process of the group has finished (a SIGKILLed child takes a moment to die after the signal is sent)."""
+    group = [psutil.Process(process.pid)]
+    with contextlib.suppress(psutil.NoSuchProcess):
+        group += group[0].children(recursive=True)
     with contextlib.suppress(ProcessLookupError):
         os.killpg(process.pid, signal.SIGTERM)
     with contextlib.suppress(subprocess.TimeoutExpired):
@@ -49,6 +63,11 @@ def stop(process: subprocess.Popen, grace: float = 30) -> None:
     with contextlib.suppress(ProcessLookupError):
         os.killpg(process.pid, signal.SIGKILL)
     process.wait()
+    deadline = time.monotonic() + grace
+    while (left := alive(group)) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    if left:
+        raise RuntimeError(f"processes {[p.pid for p in left]} of the server outlived SIGKILL by {grace:.0f} s")
 
 
 @contextlib.contextmanager

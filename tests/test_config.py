@@ -1,18 +1,15 @@
 """OGERConfig documents every field and rejects what OGER cannot do with a message that says what to change; the
 trainer rejects unsupported TRL inputs the same way."""
 
-import dataclasses
-
 import pytest
 from helpers import arithmetic_dataset, base_config_kwargs, build_model, letter_reward
 from transformers import ProcessorMixin
 from trl import GRPOConfig
 
 from oger_trl import OGERConfig, OGERTrainer
+from oger_trl.config import declared_fields
 
-OGER_FIELDS = [
-    f for f in dataclasses.fields(OGERConfig) if f.name not in {g.name for g in dataclasses.fields(GRPOConfig)}
-]
+OGER_FIELDS = declared_fields(OGERConfig)
 
 
 def config(tmp_path, **overrides):

@@ -47,9 +47,11 @@ def main(argv: list[str] | None = None) -> None:
 
 def train(argv: list[str]) -> None:
     export_recipe_env(argv)
+    from .process_exit import exit_finished_multi_process_run
     from .train import main as run
 
     run(argv)
+    exit_finished_multi_process_run()  # everything is saved: skip the interpreter finalization gloo can abort in
 
 
 def export_recipe_env(argv: list[str]) -> None:

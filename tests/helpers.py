@@ -3,6 +3,7 @@ trained in-process, a synthetic arithmetic dataset with teacher completions, and
 
 import functools
 import os
+import socket
 
 import torch
 from datasets import Dataset
@@ -335,3 +336,10 @@ def execute_notebook(path: str, parameters: dict, workdir, timeout: int = 600, f
         notebook, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(workdir)}}
     ).execute()
     return notebook
+
+
+def free_port() -> int:
+    """A TCP port free now on the loopback interface, for a launcher's rendezvous or a test server."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]

@@ -4,21 +4,15 @@ DeepSpeed ZeRO-3 (accelerate launch, CPU), where the policy is partitioned and t
 
 import json
 import os
-import socket
 import subprocess
 import sys
 
 import pytest
 import torch
+from helpers import free_port
 
 SCRIPT = os.path.join(os.path.dirname(__file__), "scripts", "splice_run.py")
 ZERO3_CPU = os.path.join(os.path.dirname(__file__), "..", "recipes", "accelerate_configs", "zero3_cpu.yaml")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def run(launcher: list[str], out_dir, per_device_batch: int, *flags: str, extensions_dir=None) -> dict:

@@ -13,6 +13,7 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from helpers import free_port
 
 from oger_trl.cli import main as cli
 from oger_trl.data.loading import load_table
@@ -259,14 +260,6 @@ def test_an_output_of_another_format_or_under_a_file_is_refused(tmp_path, valid,
 def test_a_missing_model_folder_is_refused(tmp_path, valid, monkeypatch):
     argv = [*valid, "--model", str(tmp_path / "no-model"), "--output", str(tmp_path / "t.parquet")]
     assert "no such folder" in refusal(argv, monkeypatch)
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def test_an_unreachable_endpoint_is_refused_with_its_url(tmp_path, valid, monkeypatch):

@@ -26,6 +26,7 @@ from helpers import (
 from trl.rewards import accuracy_reward
 
 from oger_trl import OGERConfig, SentenceEncoder
+from oger_trl.process_exit import exit_finished_multi_process_run
 
 PROBE_TEXTS = ["We add 3 and 4 to get \\boxed{7}.", "apples books coins", "The total is 12."]
 CANNED = [
@@ -117,13 +118,7 @@ def main():
             json.dump(result, f)
     trainer.accelerator.wait_for_everyone()
     trainer.accelerator.end_training()
-    # Every result is written. DDP keeps gloo's process group alive past destroy_process_group (its three threads,
-    # gloo_tcp_loop and two pt_gloo_runloop, still run; a 12-line DDP script without this package shows the same), and
-    # a rank whose interpreter tears down beside them aborts now and then ("terminate called without an active
-    # exception", about 1 exit in 40 under load). Leave without the teardown.
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(0)
+    exit_finished_multi_process_run()  # every result is written; see oger_trl.process_exit
 
 
 if __name__ == "__main__":

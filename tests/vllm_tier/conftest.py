@@ -15,8 +15,7 @@ if not any(e.name == "reloadable_cpu_weights" for e in entry_points(group="vllm.
         "the vLLM tier needs vLLM and the test plugin tests/vllm_tier/cpu_plugin: run it with `make test-vllm`"
     )
 
-from helpers import build_model
-from probes import free_port
+from helpers import build_model, free_port
 
 from oger_trl.tiny_policy import VLLM_CPU_HIDDEN
 

@@ -1,7 +1,6 @@
 """Independent measurements of what the vLLM engine holds, for the vLLM tier: the engine's log-probs of a fixed
 completion (its prompt log-probs, no sampling) against a plain transformers forward of the trainer's current weights."""
 
-import socket
 from dataclasses import dataclass, field
 
 import torch
@@ -16,12 +15,6 @@ BF16_TOLERANCE = 0.02
 # Two bfloat16 computations of SmolLM2 (30 layers) that order their roundings differently (decode steps vs one prefill,
 # or engine vs trainer): 0.05 nats per token (measured for bf16 vs fp32 on this model: 0.05).
 BF16_DEEP_TOLERANCE = 0.05
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def vllm_trainer(tmp_path, tokenizer, encoder, model_dir: str, dataset, **overrides) -> OGERTrainer:

@@ -8,8 +8,7 @@ import subprocess
 import sys
 import time
 
-from helpers import needs_shared, shared_path
-from probes import free_port
+from helpers import free_port, needs_shared, shared_path
 from server import stop, vllm_server
 
 from oger_trl.data.loading import load_table

@@ -10,7 +10,8 @@ import sys
 
 import pytest
 import torch
-from probes import BF16_DEEP_TOLERANCE, engine_logprobs, fixed_completion, free_port
+from helpers import free_port
+from probes import BF16_DEEP_TOLERANCE, engine_logprobs, fixed_completion
 from server import alive, launched, vllm_server
 from transformers import AutoTokenizer
 

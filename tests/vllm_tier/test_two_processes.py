@@ -7,7 +7,8 @@ import os
 import subprocess
 import sys
 
-from probes import BF16_TOLERANCE, free_port
+from helpers import free_port
+from probes import BF16_TOLERANCE
 
 SCRIPT = os.path.join(os.path.dirname(__file__), "two_process_run.py")
 

@@ -393,7 +393,7 @@ class OGERTrainer(GRPOTrainer):
         """Offer the batch's correct (verifiable reward > 0), finished (ending with EOS) online completions to the
         pool (collective: every process gathers the same rows and applies the same update)."""
         local = [
-            (row["prompt"], completion_text(c), bool(ids) and ids[-1] in self.eos_token_ids)
+            (row["prompt"], completion_text(c), self.finished(ids))
             for row, c, ids in zip(inputs, completions, completion_ids, strict=True)
         ]
         rows = gather_object(local)
@@ -590,7 +590,13 @@ class OGERTrainer(GRPOTrainer):
         self._log_completion_extra("source", [origin.label for origin in batch.origins])
         self._log_completion_extra("divergence", batch.divergence.tolist())
         self._log_completion_extra("entropy_last", h_last.tolist())
+        self._log_completion_extra("finished", [self.finished(ids) for ids in completion_ids_list])
         return self._with_exploration_column(rewards, bonus)
+
+    def finished(self, completion_ids: list[int]) -> bool:
+        """Whether a completion ended with EOS (TRL keeps the EOS id and decodes without it), rather than being cut at
+        `max_completion_length`: H_last of a finished one is the policy's confidence in stopping."""
+        return bool(completion_ids) and completion_ids[-1] in self.eos_token_ids
 
     def _exploration_bonus(self, batch, divergence, is_policy, completion_ids_list) -> torch.Tensor:
         """B of every gathered row from the configured bonus (collective: every process gathers the same inputs)."""

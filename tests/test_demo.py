@@ -183,4 +183,5 @@ def test_held_out_pass_at_k_samples_n_answers_per_problem_and_scores_each_group(
 
     evaluation._generate = scripted
     got = evaluation.sampled_pass_at_k()
-    assert got == pytest.approx({"heldout/pass@1": (1 + 2 + 3) / 12, "heldout/pass@4": 1.0})
+    expected = {"heldout/pass@1": (1 + 2 + 3) / 12, "heldout/pass@4": 1.0}
+    assert got == pytest.approx({**expected, "heldout/distinct_correct": 1.0})  # each problem: one right text

@@ -63,9 +63,10 @@ def test_training_runs_logs_every_oger_metric_and_extends_the_completion_table(t
     assert tables
     for path in tables:
         table = pd.read_parquet(path)
-        assert {"source", "divergence", "entropy_last", "oger_exploration"} <= set(table.columns)
+        assert {"source", "divergence", "entropy_last", "finished", "oger_exploration"} <= set(table.columns)
         teacher = table["source"].str.startswith("teacher:")
         assert set(table["source"]) <= {"policy", "teacher:alice", "teacher:bob", "teacher:carol"}
         assert table.loc[teacher, ["divergence", "entropy_last"]].isna().all().all()
         assert table.loc[~teacher, "entropy_last"].notna().all()
         assert (table.loc[teacher, "oger_exploration"] == 0).all()
+        assert table["finished"].dtype == bool and table.loc[teacher, "finished"].all()  # spliced with their EOS

@@ -5,7 +5,7 @@ from math import comb
 
 import pytest
 
-from oger_trl.evaluation.metrics import pass_at_k, reported_ks, summarize
+from oger_trl.evaluation.metrics import distinct_correct, pass_at_k, reported_ks, summarize
 
 
 def brute_force_pass_at_k(n, c, k):
@@ -57,3 +57,9 @@ def test_avg_at_1_equals_pass_at_1():
     samples = [record("gsm8k", str(i), i % 3 == 0) for i in range(9)]
     metrics = summarize(samples, 1, {"gsm8k": "in"})["benchmarks"]["gsm8k"]
     assert metrics["avg@1"] == metrics["pass@1"] == pytest.approx(3 / 9)
+
+
+def test_distinct_correct_counts_different_right_answers_not_their_whitespace_or_wrong_ones():
+    texts = ["3 + 4 = 7. \\boxed{7}", "3 + 4 =  7.\n\\boxed{7}", "Count up: \\boxed{7}", "\\boxed{8}", "\\boxed{9}"]
+    assert distinct_correct(texts, [True, True, True, False, False]) == 2
+    assert distinct_correct(texts, [False] * 5) == 0

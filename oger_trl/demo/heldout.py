@@ -13,12 +13,13 @@ from datasets import Dataset
 from transformers import TrainerCallback
 
 from ..evaluation.callback import policy_generator
-from ..evaluation.metrics import mean_pass_at_k
+from ..evaluation.metrics import distinct_correct, mean_pass_at_k
 from ..math_answers import grade_math
 
 ACCURACY = "heldout/accuracy"
 LENIENT_ACCURACY = "heldout/accuracy_lenient"
 PASS_AT_KS = (1, 4, 16)  # the representation-bonus paper's claim is about pass@k
+DISTINCT_CORRECT = "heldout/distinct_correct"  # different correct sampled answers per problem, mean over problems
 
 
 def pass_at_k_key(k: int) -> str:
@@ -30,7 +31,8 @@ class HeldOutEvaluation(TrainerCallback):
     `every_steps` steps; `samples[step]` keeps each evaluation's answers, the metrics join the training log of that
     step. Step 0 is measured in `on_train_begin`, once the trainer has prepared the model, so that every evaluation
     runs under the same mixed precision. With `pass_at_k_samples` = n > 0, the last step also samples n answers per
-    problem (at `temperature`) and logs the unbiased pass@k for k in `PASS_AT_KS` up to n."""
+    problem (at `temperature`) and logs the unbiased pass@k for k in `PASS_AT_KS` up to n and the mean number of
+    different correct answers per problem (`DISTINCT_CORRECT`)."""
 
     def __init__(
         self,
@@ -63,16 +65,19 @@ class HeldOutEvaluation(TrainerCallback):
                 self.trainer._metrics["train"][name].append(value)
 
     def sampled_pass_at_k(self) -> dict[str, float]:
-        """pass@k over the held-out problems from n sampled answers each, scored by the run's reward (collective)."""
+        """pass@k over the held-out problems from n sampled answers each, scored by the run's reward, and the mean
+        number of different correct answers per problem (collective)."""
         n = self.pass_at_k_samples
         _, prompts, columns = self._local_share()
         texts = self._generate(prompts, n, self.temperature, max(1, self.batch_size // n))
         completions = [[{"role": "assistant", "content": t}] for t in texts]
         repeated = {key: [v for v in values for _ in range(n)] for key, values in columns.items()}
-        rewards = self.reward_func(completions=completions, **repeated)
-        correct = [sum(bool(r and r > 0) for r in rewards[i * n : (i + 1) * n]) for i in range(len(prompts))]
-        counts = gather_object(correct)
-        return {pass_at_k_key(k): mean_pass_at_k(counts, [n] * len(counts), k) for k in PASS_AT_KS if k <= n}
+        right = [bool(r and r > 0) for r in self.reward_func(completions=completions, **repeated)]
+        problems = [(texts[i * n : (i + 1) * n], right[i * n : (i + 1) * n]) for i in range(len(prompts))]
+        counts = gather_object([sum(flags) for _, flags in problems])
+        distinct = gather_object([distinct_correct(answers, flags) for answers, flags in problems])
+        metrics = {pass_at_k_key(k): mean_pass_at_k(counts, [n] * len(counts), k) for k in PASS_AT_KS if k <= n}
+        return {**metrics, DISTINCT_CORRECT: sum(distinct) / len(distinct)}
 
     def run(self) -> dict[str, float]:
         """Answer and score the held-out problems (every process its share, gathered); returns the two accuracies."""

@@ -1,4 +1,5 @@
-"""avg@k and the unbiased pass@k estimator (Chen et al., 2021), per benchmark and averaged over benchmarks."""
+"""avg@k and the unbiased pass@k estimator (Chen et al., 2021), per benchmark and averaged over benchmarks; the number
+of different correct answers among a problem's samples."""
 
 from collections import defaultdict
 from math import comb
@@ -16,6 +17,12 @@ def pass_at_k(n: int, c: int, k: int) -> float:
 def mean_pass_at_k(correct: list[int], sizes: list[int], k: int) -> float:
     """pass@k averaged over items, item i having `correct[i]` correct of `sizes[i]` samples."""
     return mean(pass_at_k(s, c, k) for c, s in zip(correct, sizes, strict=True))
+
+
+def distinct_correct(texts: list[str], correct: list[bool]) -> int:
+    """How many different correct answers a problem's samples hold: texts compared with their whitespace collapsed, so
+    that a line break is not another way to answer."""
+    return len({" ".join(text.split()) for text, right in zip(texts, correct, strict=True) if right})
 
 
 def reported_ks(n: int) -> list[int]:

@@ -19,6 +19,7 @@ import dataclasses
 import json
 import math
 import os
+import shutil
 import statistics
 import sys
 
@@ -34,10 +35,10 @@ LOGGED = ("entropy", "loss", "completions/mean_length", "completions/clipped_rat
 LOGGED_PREFIXES = ("oger/", "heldout/", "rewards/")  # every OGER, held-out and reward metric
 
 
-def study_settings(steps: int, completion_length: int):
+def study_settings(steps: int, completion_length: int, temperature: float):
     from oger_trl.demo.settings import RunSettings
 
-    return RunSettings(steps=steps, completion_length=completion_length, eval_every=5)
+    return RunSettings(steps=steps, completion_length=completion_length, temperature=temperature, eval_every=5)
 
 
 # --- what a record holds ----------------------------------------------------------------------------------------------
@@ -217,6 +218,7 @@ def run_and_record(method: str, seed: int, settings, path: str, work_root: str, 
     from oger_trl.smollm2 import OFFLINE_NAME, resolve_model_name
 
     work_dir = os.path.join(work_root, os.path.basename(path)[: -len(".json")])
+    shutil.rmtree(work_dir, ignore_errors=True)  # an interrupted attempt's completion tables must not count
     encoder = SentenceEncoder(max_length=settings.encoder_max_length)
     result = train_run(
         method, addition_task(40), settings, seed, resolve_model_name(OFFLINE_NAME), encoder, work_dir,
@@ -242,12 +244,15 @@ def main() -> None:
     parser.add_argument("--table", action="store_true", help="rebuild results.md and the plot from the records")
     parser.add_argument("--steps", type=int, default=30)
     parser.add_argument("--completion-length", type=int, default=64, help="room to finish: the teachers need <= 25")
+    parser.add_argument("--temperature", type=float, default=1.0, help="sampling; TRL's entropies use it too")
     parser.add_argument("--seeds", type=int, default=8)
     parser.add_argument("--pass-at-k", type=int, default=16)
     parser.add_argument("--study-dir", default=STUDY_DIR)
     parser.add_argument("--work-dir", default="outputs/exploration-study", help="checkpoints and completion tables")
     cli = parser.parse_args()
-    records_dir = os.path.join(cli.study_dir, "pilot" if cli.pilot else "records")
+    settings = study_settings(cli.steps, cli.completion_length, cli.temperature)
+    pilot_dir = os.path.join(cli.study_dir, "pilot", f"len{settings.completion_length}-t{settings.temperature}")
+    records_dir = pilot_dir if cli.pilot else os.path.join(cli.study_dir, "records")
     if not cli.table:
         plan = [("OGER", PILOT_SEED)] if cli.pilot else [(m, s) for s in range(cli.seeds) for m in METHODS]
         for method, seed in plan:  # seed-major: an interrupted study holds balanced numbers of runs per method
@@ -255,15 +260,14 @@ def main() -> None:
             if os.path.exists(path):
                 print(f"{method}, seed {seed}: recorded earlier ({path})")
                 continue
-            run_and_record(
-                method, seed, study_settings(cli.steps, cli.completion_length), path, cli.work_dir, cli.pass_at_k
-            )
+            work_root = os.path.join(cli.work_dir, os.path.relpath(records_dir, cli.study_dir))
+            run_and_record(method, seed, settings, path, work_root, cli.pass_at_k)
             print(f"{method}, seed {seed}: recorded in {path}")
     if cli.pilot:
         with open(record_path(records_dir, "OGER", PILOT_SEED)) as f:
             for key, (value, reached) in in_regime(json.load(f)).items():
                 print(f"{key}: {value:.3f} ({'>=' if reached else '<'} {REGIME[key]})")
-    results = write_results(records_dir, os.path.join(cli.study_dir, "pilot" if cli.pilot else "."))
+    results = write_results(records_dir, pilot_dir if cli.pilot else cli.study_dir)
     with open(results, encoding="utf-8") as f:
         print(f.read())
 

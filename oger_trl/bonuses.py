@@ -8,13 +8,13 @@ global order), so every process computes the same bonuses for a group, however i
 """
 
 import functools
-import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
 
 from .errors import UsageError
+from .imports import import_callable
 
 
 @dataclass(frozen=True)
@@ -100,18 +100,9 @@ def resolve_bonus(name: str, representation_ridge: float = 1.0) -> BonusFunction
         return functools.partial(representation_bonus, ridge=representation_ridge)
     if name in BONUSES:
         return BONUSES[name]
-    module_name, _, attribute = name.rpartition(".")
-    if not module_name:
+    if "." not in name:
         raise UsageError(
             f"`exploration_bonus` must be one of {sorted(BONUSES)} or the dotted path of a function "
             f"(`package.module.function`), got {name!r}."
         )
-    try:
-        function = getattr(importlib.import_module(module_name), attribute)
-    except (ImportError, AttributeError) as error:
-        raise UsageError(
-            f"`exploration_bonus={name!r}`: cannot import {attribute!r} from {module_name!r} ({error})."
-        ) from error
-    if not callable(function):
-        raise UsageError(f"`exploration_bonus={name!r}` names a {type(function).__name__}, not a function.")
-    return function
+    return import_callable(name, "exploration_bonus")

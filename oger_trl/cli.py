@@ -135,9 +135,9 @@ def prepare(argv: list[str]) -> None:
 
     args = prepare_parser().parse_args(argv)
     if not args.output and not args.push_to_hub:
-        sys.exit("oger-trl prepare: give --output FILE and/or --push-to-hub REPO_ID")
+        raise UsageError("give --output FILE and/or --push-to-hub REPO_ID")
     if args.max_tokens is not None and not args.tokenizer:
-        sys.exit("oger-trl prepare: --max-tokens needs --tokenizer to count tokens")
+        raise UsageError("--max-tokens needs --tokenizer to count tokens")
     if args.push_to_hub:
         require_hub("push the prepared dataset")
     tokenizer = AutoTokenizer.from_pretrained(args.tokenizer) if args.tokenizer else None
@@ -177,7 +177,7 @@ def prepare(argv: list[str]) -> None:
 def _teacher_source(spec: str) -> tuple[str, str]:
     name, sep, path = spec.partition("=")
     if not sep or not name or not path:
-        sys.exit(f"oger-trl prepare: --source expects TEACHER=PATH_OR_ID, got {spec!r}")
+        raise UsageError(f"--source expects TEACHER=PATH_OR_ID, got {spec!r}")
     return name, path
 
 

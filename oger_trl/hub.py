@@ -3,6 +3,8 @@ token), and what the model card says about OGER."""
 
 from huggingface_hub import constants, get_session, get_token
 
+from .errors import UsageError
+
 
 def hub_unreachable_reason(timeout: float = 5.0) -> str | None:
     """Why the Hub cannot be reached, or None when it answers within `timeout` seconds."""
@@ -29,7 +31,7 @@ def require_hub(action: str, token: str | None = None) -> None:
     """Exit before any work when `action` needs the Hub and cannot happen."""
     blocker = push_blocker(token)
     if blocker:
-        raise SystemExit(f"Cannot {action}: {blocker}.")
+        raise UsageError(f"Cannot {action}: {blocker}.")
 
 
 def card_without_fake_links(card: str, base_model: str | None, local_dataset: str | None) -> str:

@@ -1,11 +1,8 @@
 """Verifiable rewards: TRL's math rewards by registry name, any function by dotted import path."""
 
-import importlib
 import inspect
 import json
 import logging
-import os
-import sys
 from collections.abc import Callable
 
 import torch
@@ -14,6 +11,7 @@ from trl.rewards import accuracy_reward, get_soft_overlong_punishment, reasoning
 
 from .errors import UsageError
 from .generation_rows import completion_text
+from .imports import import_callable
 from .math_answers import grade_math, math_gold
 
 logger = logging.getLogger(__name__)
@@ -43,9 +41,7 @@ def load_reward_func(name: str) -> Callable:
     if name in REWARD_FUNCS:
         return REWARD_FUNCS[name]
     if "." in name:
-        module_path, attribute = name.rsplit(".", 1)
-        sys.path.insert(0, os.getcwd())
-        return getattr(importlib.import_module(module_path), attribute)
+        return import_callable(name, "reward_funcs")
     raise UsageError(f"Unknown reward function {name!r}: use one of {sorted(REWARD_FUNCS)} or a dotted import path.")
 
 

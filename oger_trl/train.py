@@ -31,6 +31,7 @@ from .checkpoints import resume_target
 from .config import OGERConfig, declared_fields
 from .data.loading import load_table
 from .errors import UsageError
+from .evaluation.benchmarks import parse_benchmark_spec
 from .evaluation.callback import BenchmarkEvalCallback
 from .evaluation.overlap import write_training_questions
 from .hub import require_hub
@@ -216,6 +217,12 @@ def main(argv: list[str] | None = None) -> OGERTrainer:
         raise UsageError(str(err)) from err
     if training_args.push_to_hub:  # before any download or compute, not after hours of training
         require_hub("push the model (push_to_hub=True)", training_args.hub_token)
+    if model_args.model_name_or_path is None:  # no recipe, or one without a policy: nothing to load or write yet
+        raise UsageError(
+            "no policy to train: give --config RECIPE.yaml (with model_name_or_path) or --model_name_or_path"
+        )
+    for spec in script_args.eval_benchmarks or []:  # names before any weights; the files load with the callback
+        parse_benchmark_spec(spec, "eval_benchmarks")
     check_paths(training_args)
     try:
         trainer = build_trainer(script_args, training_args, model_args, dataset_args)

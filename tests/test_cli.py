@@ -81,7 +81,10 @@ def test_a_push_without_the_hub_fails_at_once_with_a_clear_message(recipe_args, 
     start = time.monotonic()
     result = oger_trl("train", *args, "--push_to_hub", "true", "--hub_model_id", "someone/model", env=env, timeout=120)
     assert result.returncode != 0
-    assert "Cannot push the model (push_to_hub=True): the Hugging Face Hub is unreachable" in result.stderr
+    assert "oger-trl train: error: Cannot push the model (push_to_hub=True): the Hugging Face Hub is unreachable" in (
+        result.stderr
+    )
+    assert "Traceback" not in result.stderr
     assert reason in result.stderr
     assert time.monotonic() - start < 60
 

@@ -23,7 +23,7 @@ def dataset_with(row: int, conversational: bool = True, **override) -> Dataset:
         ),
         (
             dataset_with(2, teacher_completions=["ok", ""]),
-            "row 3, column 'teacher_completions': expected non-empty strings, but element 1",
+            "row 3, column 'teacher_completions': expected non-empty strings (element 1 is not one)",
         ),
         (dataset_with(0, teacher_sources=["alice"]), "row 1, column 'teacher_sources': expected 3 teacher name(s)"),
         (dataset_with(1, conversational=False, prompt=""), "row 2, column 'prompt': expected a non-empty prompt"),

@@ -125,7 +125,7 @@ def test_a_push_without_a_token_fails_before_anything_loads(monkeypatch):
     monkeypatch.setattr(hub, "hub_unreachable_reason", lambda timeout=5.0: None)  # the Hub answers
     monkeypatch.setattr(hub, "get_token", lambda: None)
     with pytest.raises(
-        SystemExit, match=r"Cannot push the model: no Hugging Face token was found. Run `hf auth login`"
+        UsageError, match=r"Cannot push the model: no Hugging Face token was found. Run `hf auth login`"
     ):
         hub.require_hub("push the model")
     hub.require_hub("push the model", token="hf_x")  # a token passed explicitly (--hub_token) is enough
@@ -333,7 +333,7 @@ def test_evaluate_names_the_row_and_columns_of_a_benchmark_file_it_cannot_read(t
     data = tmp_path / "bench.jsonl"
     data.write_text(json.dumps({"question": "1+1?", "answer": "#### 2"}) + "\n" + json.dumps({"q": "x"}) + "\n")
     message = cli_error("evaluate", "--model", str(tmp_path), "--benchmarks", f"gsm8k={data}")
-    assert f"Benchmark gsm8k, {data}, row 1: cannot read the row as a gsm8k item" in message
+    assert f"Benchmark gsm8k, {data}, row 2: cannot read the row as a gsm8k item" in message  # counted from 1
     assert "Columns found: ['answer', 'q', 'question']" in message  # the JSON reader fills absent columns with null
 
 
@@ -500,8 +500,23 @@ def weightless_recipe(tmp_path, tokenizer):
         ),
         ({"output_dir": "{tmp}/a-file/run"}, "output_dir '{tmp}/a-file/run' cannot be created (Not a directory)"),
         ({"max_completion_length": 4}, "No teacher completion fits, so splicing would never happen"),
+        ({"eval_benchmarks": ["gsm9k"]}, "Unknown benchmark 'gsm9k' in eval_benchmarks; known: ["),
+        (
+            {"reward_funcs": ["no_such_module.score"]},
+            "`reward_funcs='no_such_module.score'`: cannot import 'score' from 'no_such_module' (No module named",
+        ),
+        ({"reward_funcs": ["json.__doc__"]}, "`reward_funcs='json.__doc__'` names a str, not a function."),
     ],
-    ids=["missing-encoder", "missing-checkpoint", "no-checkpoint-to-resume", "output-under-a-file", "no-teacher-fits"],
+    ids=[
+        "missing-encoder",
+        "missing-checkpoint",
+        "no-checkpoint-to-resume",
+        "output-under-a-file",
+        "no-teacher-fits",
+        "unknown-eval-benchmark",
+        "reward-not-importable",
+        "reward-not-a-function",
+    ],
 )
 def test_paths_and_teacher_lengths_are_refused_in_one_line_before_any_weights_load(
     tmp_path, weightless_recipe, fields, message
@@ -511,6 +526,32 @@ def test_paths_and_teacher_lengths_are_refused_in_one_line_before_any_weights_lo
     error = cli_error("train", "--config", weightless_recipe(**fields))
     assert error.startswith("oger-trl train: error: ") and "\n" not in error
     assert message.format(tmp=tmp_path) in error
+
+
+def test_train_without_a_recipe_or_policy_is_one_line_and_writes_nothing(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    error = cli_error("train")
+    assert error == (
+        "oger-trl train: error: no policy to train: give --config RECIPE.yaml (with model_name_or_path) or "
+        "--model_name_or_path"
+    )
+    assert list(tmp_path.iterdir()) == []  # not even transformers' default output_dir
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["gsm8k", "--input", "x.jsonl"], "give --output FILE and/or --push-to-hub REPO_ID"),
+        (
+            ["gsm8k", "--input", "x.jsonl", "--output", "o.parquet", "--max-tokens", "9"],
+            "--max-tokens needs --tokenizer",
+        ),
+        (["openr1", "--source", "r1", "--output", "o.parquet"], "--source expects TEACHER=PATH_OR_ID, got 'r1'"),
+    ],
+    ids=["no-output", "max-tokens-without-tokenizer", "source-without-name"],
+)
+def test_prepare_argument_mistakes_read_like_every_other_refusal(argv, message):
+    assert cli_error("prepare", *argv).startswith(f"oger-trl prepare: error: {message}")
 
 
 def test_prepare_names_a_source_without_generations_in_one_line(tmp_path):

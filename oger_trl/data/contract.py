@@ -148,7 +148,7 @@ def _check_teachers(teachers: Any, where: _Where) -> list:
         raise where.error("a list of teacher completion strings (possibly empty)", teachers)
     for j, text in enumerate(teachers):
         if not isinstance(text, str) or not text.strip():
-            raise where.error(f"non-empty strings, but element {j} is not one:", text)
+            raise where.error(f"non-empty strings (element {j} is not one)", text)
     return teachers
 
 

@@ -101,11 +101,12 @@ BENCHMARKS = {
 }
 
 
-def parse_benchmark_spec(spec: str) -> tuple[Benchmark, str | None]:
-    """`name` (from the Hub) or `name=path` (a local file with the benchmark's columns)."""
+def parse_benchmark_spec(spec: str, option: str = "--benchmarks") -> tuple[Benchmark, str | None]:
+    """`name` (from the Hub) or `name=path` (a local file with the benchmark's columns); `option` names where the
+    spec came from in the refusal."""
     name, _, path = spec.partition("=")
     if name not in BENCHMARKS:
-        raise UsageError(f"Unknown benchmark {name!r} in --benchmarks; known: {sorted(BENCHMARKS)}.")
+        raise UsageError(f"Unknown benchmark {name!r} in {option}; known: {sorted(BENCHMARKS)}.")
     return BENCHMARKS[name], path or None
 
 
@@ -127,7 +128,7 @@ def load_items(spec: str, limit: int | None = None) -> tuple[Benchmark, list[Eva
         except (KeyError, ValueError, IndexError, TypeError, AttributeError) as err:
             source = path or f"{benchmark.hub_id} ({benchmark.split})"
             raise UsageError(
-                f"Benchmark {benchmark.name}, {source}, row {index}: cannot read the row as a {benchmark.name} item "
+                f"Benchmark {benchmark.name}, {source}, row {index + 1}: cannot read the row as a {benchmark.name} item "
                 f"({err}). Columns found: {sorted(row)}."
             ) from err
     return benchmark, items

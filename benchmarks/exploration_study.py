@@ -6,7 +6,8 @@ of 1). The demo's 32-token completions are cut mid-sentence, so there the reward
 gives completions room to finish, measures the reward's size first (`--pilot`), and only then compares, as
 pre-registered in `studies/exploration/PREREGISTRATION.md` (committed before the first run record):
 
-    python benchmarks/exploration_study.py --pilot     # one OGER run (seed 1000): the reward's size, entropy over time
+    python benchmarks/exploration_study.py --pilot --temperature 1   # pilot 1: the reward's size (criterion not met)
+    python benchmarks/exploration_study.py --pilot     # pilot 2, at the study's temperature 0.6 (criterion met)
     python benchmarks/exploration_study.py             # the study; each finished run's record is written as it ends
     python benchmarks/exploration_study.py --table     # rebuild results.md and dynamics.png from the records alone
 
@@ -244,7 +245,7 @@ def main() -> None:
     parser.add_argument("--table", action="store_true", help="rebuild results.md and the plot from the records")
     parser.add_argument("--steps", type=int, default=30)
     parser.add_argument("--completion-length", type=int, default=64, help="room to finish: the teachers need <= 25")
-    parser.add_argument("--temperature", type=float, default=1.0, help="sampling; TRL's entropies use it too")
+    parser.add_argument("--temperature", type=float, default=0.6, help="sampling; TRL's entropies use it too")
     parser.add_argument("--seeds", type=int, default=8)
     parser.add_argument("--pass-at-k", type=int, default=16)
     parser.add_argument("--study-dir", default=STUDY_DIR)

@@ -27,6 +27,7 @@ import sys
 STUDY_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "studies", "exploration")
 METHODS = ("OGER", "OGER no bonus", "LUFFY")
 COMPARISONS = (("OGER", "OGER no bonus"), ("OGER", "LUFFY"))  # the pre-registered hypotheses: first minus second
+DOCS_PLOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "docs", "exploration_study.png")
 PILOT_SEED = 1000  # outside the study's seeds 0..7
 # What "the reward weighs what it weighs in the paper" means, fixed before the pilot ran (last half of the pilot,
 # online rows): most completions finish, a correct one is confident at its last token, and its exploration reward is
@@ -185,7 +186,9 @@ def run_mean(record: dict, key: str) -> float:
     return sum(s[key] * s["online_rows"] for s in steps) / rows if rows else math.nan
 
 
-def write_results(records_dir: str, output_dir: str) -> str:
+def write_results(records_dir: str, output_dir: str, command: str, docs_plot: str | None = None) -> str:
+    """`results.md` (its tables between snippet markers, which the docs include) and the plots in `output_dir`; the
+    combined plot also copied to `docs_plot`."""
     from oger_trl.demo.plots import plot_dynamics
 
     records = load_records(records_dir)
@@ -195,16 +198,20 @@ def write_results(records_dir: str, output_dir: str) -> str:
     lines = [
         "# Exploration study: results",
         "",
-        f"Rebuilt from the records in `{os.path.relpath(records_dir, output_dir)}` by "
-        "`python benchmarks/exploration_study.py --table`. Settings of the first record: "
-        + ", ".join(f"{k}={v}" for k, v in settings.items())
-        + ". Metrics at the last step; ± is the half-width of the 95% t-interval over seeds.",
+        f"Rebuilt from the records in `{os.path.relpath(records_dir, output_dir)}` by `{command}`.",
+        "",
+        "<!-- --8<-- [start:tables] -->",
+        "Settings: " + ", ".join(f"{k}={v}" for k, v in settings.items()) + ". Metrics at the last step; ± is the "
+        "half-width of the 95% t-interval over seeds; the reward-size columns are over each run's online rows.",
         "",
         *results_lines(records),
+        "<!-- --8<-- [end:tables] -->",
         "",
     ]
     os.makedirs(output_dir, exist_ok=True)
-    plot_dynamics({m: [r["history"] for r in runs] for m, runs in records.items()}, output_dir)
+    plots = plot_dynamics({m: [r["history"] for r in runs] for m, runs in records.items()}, output_dir)
+    if docs_plot:
+        shutil.copyfile(plots[0], docs_plot)
     path = os.path.join(output_dir, "results.md")
     with open(path, "w", encoding="utf-8") as f:
         f.write("\n".join(lines))
@@ -249,6 +256,7 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=8)
     parser.add_argument("--pass-at-k", type=int, default=16)
     parser.add_argument("--study-dir", default=STUDY_DIR)
+    parser.add_argument("--docs-plot", default=DOCS_PLOT, help="where the docs show the study's plot")
     parser.add_argument("--work-dir", default="outputs/exploration-study", help="checkpoints and completion tables")
     cli = parser.parse_args()
     settings = study_settings(cli.steps, cli.completion_length, cli.temperature)
@@ -268,7 +276,13 @@ def main() -> None:
         with open(record_path(records_dir, "OGER", PILOT_SEED)) as f:
             for key, (value, reached) in in_regime(json.load(f)).items():
                 print(f"{key}: {value:.3f} ({'>=' if reached else '<'} {REGIME[key]})")
-    results = write_results(records_dir, pilot_dir if cli.pilot else cli.study_dir)
+    if cli.pilot:
+        command = f"python benchmarks/exploration_study.py --pilot --table --temperature {cli.temperature}"
+        results = write_results(records_dir, pilot_dir, command)
+    else:
+        results = write_results(
+            records_dir, cli.study_dir, "python benchmarks/exploration_study.py --table", cli.docs_plot
+        )
     with open(results, encoding="utf-8") as f:
         print(f.read())
 

@@ -80,12 +80,12 @@ def cells(results: str, first_cell: str) -> list[str]:
 
 
 def test_one_command_rebuilds_the_tables_from_the_records(records_dir):
-    done = subprocess.run(
-        [sys.executable, SCRIPT, "--table", "--study-dir", str(records_dir)], capture_output=True, text=True
-    )
+    plot = records_dir / "docs_plot.png"
+    command = [sys.executable, SCRIPT, "--table", "--study-dir", str(records_dir), "--docs-plot", str(plot)]
+    done = subprocess.run(command, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     results = (records_dir / "results.md").read_text()
-    assert (records_dir / "dynamics.png").stat().st_size > 0
+    assert plot.read_bytes() == (records_dir / "dynamics.png").read_bytes()
     half = T_975[2] * 0.1 / math.sqrt(3)  # three values 0.1 apart: standard deviation 0.1
     # OGER: accuracy 0.5, 0.6, 0.7; pass@1 half of it; entropy of steps 7-8; distinct answers 1, 2, 3
     assert cells(results, "OGER")[:6] == ["3", f"0.600 ± {half:.3f}", f"0.300 ± {half / 2:.3f}",
@@ -110,7 +110,8 @@ def test_the_study_runs_seed_major_and_skips_recorded_runs(tmp_path, study, monk
         study.write_json(path, record(method, seed, 0.5, 1.0, 0.1))
 
     monkeypatch.setattr(study, "run_and_record", fake_run)
-    monkeypatch.setattr(sys, "argv", ["exploration_study.py", "--seeds", "2", "--study-dir", str(tmp_path)])
+    argv = ["--seeds", "2", "--study-dir", str(tmp_path), "--docs-plot", str(tmp_path / "plot.png")]
+    monkeypatch.setattr(sys, "argv", ["exploration_study.py", *argv])
     study.write_json(study.record_path(str(tmp_path / "records"), "OGER", 0), record("OGER", 0, 0.5, 1.0, 0.1))
     study.main()
     assert ran == [("OGER no bonus", 0), ("LUFFY", 0), ("OGER", 1), ("OGER no bonus", 1), ("LUFFY", 1)]

@@ -70,8 +70,12 @@ def export_recipe_env(argv: list[str]) -> None:
             recipe = yaml.safe_load(f) or {}
     except OSError as err:
         raise UsageError(f"--config {path!r}: {err.strerror}.") from err
-    except yaml.YAMLError as err:
-        raise UsageError(f"--config {path!r} is not valid YAML: {err}") from err
+    except yaml.YAMLError as err:  # its text spans lines: keep the problem and where it is
+        mark = getattr(err, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise UsageError(
+            f"--config {path!r} is not valid YAML{where}: {getattr(err, 'problem', None) or err}."
+        ) from err
     env = recipe.get("env", {}) if isinstance(recipe, dict) else {}
     if not isinstance(env, dict):
         raise UsageError(f"--config {path!r}: `env` must be a mapping of variable names to values.")

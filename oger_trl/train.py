@@ -17,6 +17,7 @@ from dataclasses import MISSING, dataclass, field
 import transformers
 from datasets import Dataset, DatasetDict, load_dataset
 from packaging.version import Version
+from safetensors import SafetensorError
 from trl import (
     DatasetMixtureConfig,
     ModelConfig,
@@ -230,6 +231,11 @@ def main(argv: list[str] | None = None) -> OGERTrainer:
         raise
     except ValueError as err:  # TRL's checks of the trainer's inputs (datasets, reward classes, ...)
         raise UsageError(str(err)) from err
+    except SafetensorError as err:  # the one refusal that needs the weights: it is found by reading them
+        raise UsageError(
+            f"cannot read the weights of {model_args.model_name_or_path!r} or of the encoder ({err}): a truncated or "
+            "corrupt .safetensors file; save or download the model again."
+        ) from err
     trainer.recipe = _config_path(argv)
     if script_args.eval_benchmarks:
         trainer.add_callback(

@@ -528,6 +528,18 @@ def test_paths_and_teacher_lengths_are_refused_in_one_line_before_any_weights_lo
     assert message.format(tmp=tmp_path) in error
 
 
+def test_truncated_policy_weights_are_one_line_naming_the_model(tmp_path, weightless_recipe, tokenizer):
+    """The one refusal that needs the weights: a cut .safetensors file is found by reading it."""
+    from helpers import build_model
+
+    build_model(tokenizer).save_pretrained(tmp_path / "policy")
+    weights = tmp_path / "policy" / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[: weights.stat().st_size // 2])
+    error = cli_error("train", "--config", weightless_recipe())
+    assert error.startswith(f"oger-trl train: error: cannot read the weights of '{tmp_path / 'policy'}' or of the")
+    assert "truncated or corrupt .safetensors file" in error and "\n" not in error
+
+
 def test_train_without_a_recipe_or_policy_is_one_line_and_writes_nothing(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     error = cli_error("train")
@@ -574,6 +586,14 @@ def test_a_recipe_mistake_is_one_line_naming_the_file_and_the_field(tmp_path, li
     path.write_text(f"model_name_or_path: x/y\n{line}\n")
     error = cli_error("train", "--config", str(path))
     assert error.startswith("oger-trl train: error: " + message.format(path=path)) and "\n" not in error
+
+
+def test_a_recipe_that_is_not_yaml_is_one_line_with_the_line_and_column(tmp_path):
+    path = tmp_path / "recipe.yaml"
+    path.write_text("model_name_or_path: x/y\nteachers: [alice\n")
+    error = cli_error("train", "--config", str(path))
+    assert error.startswith(f"oger-trl train: error: --config '{path}' is not valid YAML at line 3, column 1: ")
+    assert "\n" not in error
 
 
 def test_an_unknown_flag_on_the_command_line_gets_the_closest_field(tmp_path):

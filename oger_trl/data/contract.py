@@ -159,7 +159,7 @@ def _check_sources(sources: Any, num_teachers: int, where: _Where, teacher_colum
         raise where.error(f"a list of teacher names aligned with '{teacher_column}'", sources)
     if len(sources) != num_teachers:
         raise where.error(
-            f"{num_teachers} teacher name(s), one per entry of '{teacher_column}', but the list has {len(sources)}:",
+            f"{num_teachers} teacher name(s), one per entry of '{teacher_column}'",
             sources,
         )
 

@@ -90,11 +90,12 @@ def record_path(records_dir: str, method: str, seed: int) -> str:
 
 
 def write_json(path: str, payload: dict) -> None:
-    """Atomically: an interruption leaves either the whole file or none."""
+    """Atomically (the package's `replace_atomically`): an interruption leaves either the whole file or none."""
+    from oger_trl.run_folder import replace_atomically
+    from oger_trl.run_folder import write_json as dump
+
     os.makedirs(os.path.dirname(path), exist_ok=True)
-    with open(f"{path}.tmp", "w") as f:
-        json.dump(payload, f, indent=1, allow_nan=True)
-    os.replace(f"{path}.tmp", path)
+    replace_atomically(path, lambda tmp: dump(payload, tmp))
 
 
 def load_records(records_dir: str) -> dict[str, list[dict]]:

@@ -24,6 +24,8 @@ import shutil
 import statistics
 import sys
 
+from oger_trl.run_folder import write_json_atomically
+
 STUDY_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "studies", "exploration")
 METHODS = ("OGER", "OGER no bonus", "LUFFY")
 COMPARISONS = (("OGER", "OGER no bonus"), ("OGER", "LUFFY"))  # the pre-registered hypotheses: first minus second
@@ -87,15 +89,6 @@ def kept_metrics(history: list[dict]) -> list[dict]:
 
 def record_path(records_dir: str, method: str, seed: int) -> str:
     return os.path.join(records_dir, f"{method.replace(' ', '_')}_seed{seed}.json")
-
-
-def write_json(path: str, payload: dict) -> None:
-    """Atomically (the package's `replace_atomically`): an interruption leaves either the whole file or none."""
-    from oger_trl.run_folder import replace_atomically
-    from oger_trl.run_folder import write_json as dump
-
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    replace_atomically(path, lambda tmp: dump(payload, tmp))
 
 
 def load_records(records_dir: str) -> dict[str, list[dict]]:
@@ -233,11 +226,11 @@ def run_and_record(method: str, seed: int, settings, path: str, work_root: str, 
         method, addition_task(40), settings, seed, resolve_model_name(OFFLINE_NAME), encoder, work_dir,
         pass_at_k_samples=pass_at_k,
     )  # fmt: skip
-    write_json(path, {
+    write_json_atomically({
         "method": method, "seed": seed, "settings": dataclasses.asdict(settings), "seconds": result.seconds,
         "history": kept_metrics(result.history),
         "bonus_size": bonus_size_by_step(os.path.join(work_dir, "completions")),
-    })  # fmt: skip
+    }, path)  # fmt: skip
 
 
 def in_regime(record: dict) -> dict[str, tuple[float, bool]]:

@@ -27,6 +27,7 @@ from oger_trl.demo.settings import METHODS, RunSettings
 from oger_trl.demo.summary import ONLINE_REWARD, confidence_interval, first_step_reaching, mean_over_steps, value_at
 from oger_trl.demo.tasks import DemoTask, addition_task
 from oger_trl.encoder import SentenceEncoder
+from oger_trl.run_folder import write_json_atomically
 from oger_trl.smollm2 import OFFLINE_NAME, resolve_model_name
 
 MAIN_METHODS = ("OGER", "GRPO", "LUFFY")
@@ -84,14 +85,6 @@ def run_path(output_dir: str, method: str, seed: int) -> str:
     return os.path.join(output_dir, "runs", f"{method.replace(' ', '_').replace('=', '')}_seed{seed}.json")
 
 
-def write_json(path: str, payload: dict) -> None:
-    """Atomically: an interruption leaves either the whole file or none."""
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    with open(f"{path}.tmp", "w") as f:
-        json.dump(payload, f, indent=1)
-    os.replace(f"{path}.tmp", path)
-
-
 def study_task(train_problems: int) -> DemoTask:
     """The addition task; with `train_problems` > 0 only that many training problems (the held-out set is unchanged)."""
     task = addition_task(HELD_OUT)
@@ -119,10 +112,10 @@ def run_study(cli: argparse.Namespace, settings: RunSettings) -> None:
         result = train_run(method, task, settings, seed, model_path, encoder, work_dir, start, cli.pass_at_k)
         if start is None:
             start = {key: result.history[0][key] for key in (ACCURACY, LENIENT_ACCURACY)}, result.samples[0]
-            write_json(start_path, {"metrics": start[0], "samples": start[1]})
+            write_json_atomically({"metrics": start[0], "samples": start[1]}, start_path)
         final = result.samples[max(result.samples)]
-        write_json(path, {"method": method, "seed": seed, "seconds": result.seconds, "history": result.history,
-                          "final_answers": final})  # fmt: skip
+        write_json_atomically({"method": method, "seed": seed, "seconds": result.seconds, "history": result.history,
+                               "final_answers": final}, path)  # fmt: skip
 
 
 def load_runs(output_dir: str, plan: list[tuple[str, int]]) -> dict[str, list[dict]]:

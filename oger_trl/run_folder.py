@@ -37,7 +37,7 @@ def claim_folder(folder: str, identity: dict, data_dir: str, what: str, option: 
         )
     os.makedirs(data_path, exist_ok=True)
     if not os.path.exists(record) or differences:
-        replace_atomically(record, lambda path: write_json(identity, path))
+        write_json_atomically(identity, record)
     return data_path
 
 
@@ -52,6 +52,12 @@ def replace_atomically(path: str, write) -> None:
 def write_json(data: dict, path: str) -> None:
     with open(path, "w", encoding="utf-8") as f:
         json.dump(data, f, indent=2)
+
+
+def write_json_atomically(data: dict, path: str) -> None:
+    """`write_json` through `replace_atomically`, creating the folder: an interruption leaves the whole file or none."""
+    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+    replace_atomically(path, lambda tmp: write_json(data, tmp))
 
 
 def _holds_data(path: str) -> bool:

@@ -12,6 +12,8 @@ import sys
 import pandas as pd
 import pytest
 
+from oger_trl.run_folder import write_json_atomically
+
 SCRIPT = os.path.join(os.path.dirname(__file__), "..", "benchmarks", "exploration_study.py")
 T_975 = {1: 12.7062, 2: 4.3027}  # Student-t 97.5% quantiles by degrees of freedom
 
@@ -70,7 +72,7 @@ def records_dir(tmp_path, study):
         record("OGER no bonus", 2, 0.5, 1.0, 0.0), record("LUFFY", 0, 0.5, 2.0, 0.0), record("LUFFY", 1, 0.5, 2.0, 0.0),
     ]  # fmt: skip
     for run in runs:
-        study.write_json(study.record_path(str(tmp_path / "records"), run["method"], run["seed"]), run)
+        write_json_atomically(run, study.record_path(str(tmp_path / "records"), run["method"], run["seed"]))
     return tmp_path
 
 
@@ -107,12 +109,12 @@ def test_the_study_runs_seed_major_and_skips_recorded_runs(tmp_path, study, monk
 
     def fake_run(method, seed, settings, path, work_root, pass_at_k):
         ran.append((method, seed))
-        study.write_json(path, record(method, seed, 0.5, 1.0, 0.1))
+        write_json_atomically(record(method, seed, 0.5, 1.0, 0.1), path)
 
     monkeypatch.setattr(study, "run_and_record", fake_run)
     argv = ["--seeds", "2", "--study-dir", str(tmp_path), "--docs-plot", str(tmp_path / "plot.png")]
     monkeypatch.setattr(sys, "argv", ["exploration_study.py", *argv])
-    study.write_json(study.record_path(str(tmp_path / "records"), "OGER", 0), record("OGER", 0, 0.5, 1.0, 0.1))
+    write_json_atomically(record("OGER", 0, 0.5, 1.0, 0.1), study.record_path(str(tmp_path / "records"), "OGER", 0))
     study.main()
     assert ran == [("OGER no bonus", 0), ("LUFFY", 0), ("OGER", 1), ("OGER no bonus", 1), ("LUFFY", 1)]
     study.main()  # a second start finds every run recorded

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from oger_trl.demo.settings import RunSettings
+from oger_trl.run_folder import write_json_atomically
 
 SCRIPT = os.path.join(os.path.dirname(__file__), "..", "benchmarks", "learning_study.py")
 
@@ -67,8 +68,8 @@ def test_finished_runs_are_kept_and_a_restarted_study_skips_them(tmp_path, study
     module, calls = study
     cli = namespace(tmp_path)
     settings = RunSettings(steps=4, eval_every=2)
-    module.write_json(module.run_path(str(tmp_path), "GRPO", 1), {"method": "GRPO", "seed": 1, "seconds": 1.0,
-                      "history": finished_history(), "final_answers": []})  # fmt: skip
+    write_json_atomically({"method": "GRPO", "seed": 1, "seconds": 1.0, "history": finished_history(),
+                           "final_answers": []}, module.run_path(str(tmp_path), "GRPO", 1))  # fmt: skip
     module.run_study(cli, settings)
     assert calls == [("OGER", 0), ("GRPO", 0), ("LUFFY", 0), ("OGER g=1", 0), ("OGER no bonus", 0),
                      ("OGER", 1), ("LUFFY", 1)]  # fmt: skip

@@ -16,7 +16,7 @@ from ..data.prepare import THINK_OPEN
 from ..errors import UsageError
 from ..math_answers import grade_math
 from ..paths import check_writable_folder
-from ..run_folder import claim_folder, replace_atomically, write_json
+from ..run_folder import claim_folder, replace_atomically, write_json_atomically
 from .engines import Endpoint, EndpointEngine, EndpointError, Generation, LocalEngine, Sampling
 from .problems import Columns, ProblemRow, load_problems, shard_slice
 from .records import RECORDS, RecordWriter, append_session, read_done, read_sessions, work_folder
@@ -187,7 +187,7 @@ def finish(job: GenerateJob, problems: list[ProblemRow], folder: str, records_di
         "summary": summary,
         "sessions": read_sessions(folder),
     }
-    replace_atomically(sidecar_path(job.output), lambda path: write_json(metadata, path))
+    write_json_atomically(metadata, sidecar_path(job.output))
     print(markdown_table([summary]))
     print(f"{len(records)} problems written to {job.output} (settings and summary in {sidecar_path(job.output)})")
     return summary

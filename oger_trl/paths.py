@@ -3,6 +3,7 @@ never sent to the Hub (whose answer, "Repo id must be in the form..." or "cannot
 
 import os
 import re
+import tempfile
 
 from .errors import UsageError
 from .smollm2 import OFFLINE_NAME
@@ -32,15 +33,19 @@ def _looks_like_hub_id(name: str) -> bool:
     return re.fullmatch(r"[A-Za-z0-9][\w.-]*(/[A-Za-z0-9][\w.-]*)?", name) is not None and ".." not in name
 
 
-def check_writable_folder(folder: str, option: str) -> None:
+def check_writable_folder(folder: str, option: str, remedy: str = "") -> None:
     """A folder the run writes into: created if missing, refused with the reason when it cannot be created or
-    written, so that a run never fails at its first save after the models have loaded."""
+    written, so that a run never fails at its first save after the models have loaded. Writing a probe file, not
+    `os.access`, tells: root passes `os.access` on a read-only mount."""
     try:
         os.makedirs(folder, exist_ok=True)
     except OSError as err:
-        raise UsageError(f"{option} {folder!r} cannot be created ({err.strerror}).") from err
-    if not os.access(folder, os.W_OK | os.X_OK):
-        raise UsageError(f"{option} {folder!r} is not writable by this user.")
+        raise UsageError(f"{option} {folder!r} cannot be created ({err.strerror}).{remedy}") from err
+    try:
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".write-check-"):
+            pass
+    except OSError as err:
+        raise UsageError(f"{option} {folder!r} is not writable ({err.strerror}).{remedy}") from err
 
 
 def new_file_mode() -> int:

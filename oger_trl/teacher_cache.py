@@ -23,8 +23,7 @@ from safetensors.numpy import save_file
 from tqdm.auto import tqdm
 
 from .encoder import SentenceEncoder
-from .errors import UsageError
-from .paths import new_file_mode
+from .paths import check_writable_folder, new_file_mode
 
 logger = logging.getLogger(__name__)
 
@@ -32,6 +31,8 @@ CACHE_FORMAT = "oger-trl/teacher-embeddings/1"
 _DIGEST_BYTES = 16
 _READ_CHUNK = 4096  # teacher texts read from the dataset at once while building a cache
 _ENCODE_CHUNK = 256  # texts per encoder call while building a cache: the progress bar moves at this pace
+# How to mend an unwritable cache folder: the default comes from the environment, so the remedy names both.
+CACHE_REMEDY = " Point `teacher_cache_dir` (or the OGER_TRL_CACHE environment variable) at a writable folder."
 _MEMO_SIZE = 65536  # embeddings of uncached teacher texts kept in memory (e.g. from an IterableDataset)
 
 
@@ -119,19 +120,6 @@ def write_table(path: str, key: str, encoder: SentenceEncoder, table: EmbeddingT
     finally:
         if os.path.exists(tmp):
             os.remove(tmp)
-
-
-def require_writable(cache_dir: str) -> None:
-    """Fail before any encoding when the cache folder cannot be created or written."""
-    try:
-        os.makedirs(cache_dir, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=cache_dir, prefix=".write-check-"):
-            pass
-    except OSError as err:
-        raise UsageError(
-            f"The teacher-embedding cache folder {cache_dir!r} is not writable ({err.strerror}). Point "
-            "`teacher_cache_dir` (or the OGER_TRL_CACHE environment variable) at a writable folder."
-        ) from err
 
 
 def load_table(path: str, key: str, dim: int) -> EmbeddingTable:
@@ -223,7 +211,7 @@ class TeacherEmbeddings:
             except CorruptCacheError as err:
                 reason = str(err)
             logger.warning(f"Teacher-embedding cache {path} cannot be used ({reason}); rebuilding it.")
-        require_writable(self.cache_dir)
+        check_writable_folder(self.cache_dir, "teacher_cache_dir", CACHE_REMEDY)
         if show_progress:
             print(f"Encoding {len(digests)} teacher completions with {self.encoder.name_or_path} (cached at {path}).")
         table = build_table(self.encoder, iter_teacher_texts(dataset, column), digests, show_progress)

@@ -39,6 +39,7 @@ from .hub import require_hub
 from .paths import check_model_source, check_writable_folder, is_local_path
 from .rewards import REWARD_FUNCS, load_reward_func
 from .smollm2 import resolve_model_name
+from .teacher_cache import CACHE_REMEDY
 from .trainer import OGERTrainer
 
 logger = logging.getLogger(__name__)
@@ -179,7 +180,7 @@ def check_paths(training_args: OGERConfig) -> None:
     """The folders a run writes and the checkpoint it resumes, checked before any model loads."""
     check_writable_folder(training_args.output_dir, "output_dir")
     if training_args.teacher_cache_dir:
-        check_writable_folder(training_args.teacher_cache_dir, "teacher_cache_dir")
+        check_writable_folder(training_args.teacher_cache_dir, "teacher_cache_dir", CACHE_REMEDY)
     resume_target(training_args.resume_from_checkpoint, training_args.output_dir)
 
 

@@ -285,7 +285,8 @@ def test_an_unwritable_cache_folder_is_refused_before_encoding(tmp_path, encoder
     blocker.write_text("not a folder")
     store = TeacherEmbeddings(encoder, str(blocker / "cache"))
     before = encoder.num_texts_encoded
-    with pytest.raises(UsageError, match=r"teacher-embedding cache folder '.*a-file/cache' is not writable"):
+    refusal = r"teacher_cache_dir '.*a-file/cache' cannot be created \(Not a directory\)\. Point `teacher_cache_dir`"
+    with pytest.raises(UsageError, match=refusal):
         store.add_dataset(arithmetic_dataset(4), "teacher_completions")
     assert encoder.num_texts_encoded == before
 
@@ -499,6 +500,10 @@ def weightless_recipe(tmp_path, tokenizer):
             "resume_from_checkpoint=True, but '{tmp}/run' holds no complete checkpoint",
         ),
         ({"output_dir": "{tmp}/a-file/run"}, "output_dir '{tmp}/a-file/run' cannot be created (Not a directory)"),
+        (  # sysfs takes no new files, even from root, whom a read-only mode bit would not stop
+            {"teacher_cache_dir": "/sys/kernel"},
+            "teacher_cache_dir '/sys/kernel' is not writable (Permission denied). Point `teacher_cache_dir`",
+        ),
         ({"max_completion_length": 4}, "No teacher completion fits, so splicing would never happen"),
         ({"eval_benchmarks": ["gsm9k"]}, "Unknown benchmark 'gsm9k' in eval_benchmarks; known: ["),
         (
@@ -512,6 +517,7 @@ def weightless_recipe(tmp_path, tokenizer):
         "missing-checkpoint",
         "no-checkpoint-to-resume",
         "output-under-a-file",
+        "cache-not-writable",
         "no-teacher-fits",
         "unknown-eval-benchmark",
         "reward-not-importable",

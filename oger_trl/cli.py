@@ -275,16 +275,11 @@ def _generate_job(args: argparse.Namespace):
     from .teacher_traces.problems import Columns, parse_shard
     from .teacher_traces.run import GenerateJob
 
-    for name in ("n", "max_new_tokens", "concurrency", "tensor_parallel_size", "data_parallel_size"):
-        if getattr(args, name) < 1:
-            raise UsageError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(args, name)}.")
-    for name in ("batch_size", "limit", "max_model_len"):
-        if getattr(args, name) is not None and getattr(args, name) < 1:
-            raise UsageError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(args, name)}.")
+    _check_counts(args, ("n", "max_new_tokens", "concurrency", "tensor_parallel_size", "data_parallel_size"))
+    _check_counts(args, ("batch_size", "limit", "max_model_len"), optional=True)
     if args.retries < 0:
         raise UsageError(f"--retries must be 0 or more, got {args.retries}.")
-    if args.temperature < 0 or not 0 < args.top_p <= 1:
-        raise UsageError(f"--temperature must be >= 0 and --top-p in (0, 1], got {args.temperature} and {args.top_p}.")
+    _check_sampling(args)
     if args.temperature == 0 and args.n > 1:
         raise UsageError(
             f"--temperature 0 is greedy: its --n {args.n} samples would be one; sample with a temperature."
@@ -444,13 +439,9 @@ def evaluate(argv: list[str]) -> None:
 def _checked_eval_settings(args: argparse.Namespace):
     from .evaluation.runner import EvalSettings
 
-    for name in ("n", "batch_size", "max_new_tokens"):
-        if getattr(args, name) < 1:
-            raise UsageError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(args, name)}.")
-    if args.limit is not None and args.limit < 1:
-        raise UsageError(f"--limit must be at least 1 (or left out for every problem), got {args.limit}.")
-    if args.temperature < 0 or not 0 < args.top_p <= 1:
-        raise UsageError(f"--temperature must be >= 0 and --top-p in (0, 1], got {args.temperature} and {args.top_p}.")
+    _check_counts(args, ("n", "batch_size", "max_new_tokens"))
+    _check_counts(args, ("limit",), optional=True)
+    _check_sampling(args)
     return EvalSettings(
         n=args.n,
         temperature=args.temperature,
@@ -460,6 +451,20 @@ def _checked_eval_settings(args: argparse.Namespace):
         batch_size=args.batch_size,
         limit=args.limit,
     )
+
+
+def _check_counts(args: argparse.Namespace, names: tuple[str, ...], optional: bool = False) -> None:
+    """Counts are at least 1; an `optional` one may also be left out (None: the command's own choice)."""
+    for name in names:
+        value = getattr(args, name)
+        if not (optional and value is None) and value < 1:
+            left_out = " (or left out)" if optional else ""
+            raise UsageError(f"--{name.replace('_', '-')} must be at least 1{left_out}, got {value}.")
+
+
+def _check_sampling(args: argparse.Namespace) -> None:
+    if args.temperature < 0 or not 0 < args.top_p <= 1:
+        raise UsageError(f"--temperature must be >= 0 and --top-p in (0, 1], got {args.temperature} and {args.top_p}.")
 
 
 COMMANDS = {

@@ -315,7 +315,7 @@ def no_model_loading():
     ("extra", "message"),
     [
         (["--n", "0"], "--n must be at least 1, got 0"),
-        (["--limit", "-1"], "--limit must be at least 1 (or left out for every problem), got -1"),
+        (["--limit", "-1"], "--limit must be at least 1 (or left out), got -1"),
         (["--batch-size", "0"], "--batch-size must be at least 1, got 0"),
         (["--benchmarks", "gsm9k"], "Unknown benchmark 'gsm9k' in --benchmarks"),
         (["--benchmarks", "gsm8k=./nowhere.jsonl"], "Data file './nowhere.jsonl' not found"),

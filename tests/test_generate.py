@@ -233,10 +233,14 @@ def test_an_empty_answer_is_refused_with_its_row(tmp_path, valid, monkeypatch):
     assert "row 2: column 'answer' is empty" in refusal(argv, monkeypatch)
 
 
-@pytest.mark.parametrize(("option", "value"), [("--n", "0"), ("--n", "-2"), ("--max-new-tokens", "0")])
-def test_a_count_below_one_is_refused(tmp_path, valid, monkeypatch, option, value):
+@pytest.mark.parametrize(
+    ("option", "value", "bound"),
+    [("--n", "0", "at least 1"), ("--n", "-2", "at least 1"), ("--max-new-tokens", "0", "at least 1"),
+     ("--limit", "0", "at least 1 (or left out)")],
+)  # fmt: skip
+def test_a_count_below_one_is_refused(tmp_path, valid, monkeypatch, option, value, bound):
     message = refusal([*valid, option, value, "--output", str(tmp_path / "t.parquet")], monkeypatch)
-    assert f"{option} must be at least 1, got {value}." in message
+    assert f"{option} must be {bound}, got {value}." in message
 
 
 def test_an_output_holding_another_models_or_settings_traces_is_refused(tmp_path, valid, tiny_model_dir, monkeypatch):

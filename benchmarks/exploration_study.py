@@ -35,6 +35,14 @@ PILOT_SEED = 1000  # outside the study's seeds 0..7
 # online rows): most completions finish, a correct one is confident at its last token, and its exploration reward is
 # at least a tenth of the verifiable reward.
 REGIME = {"finished_fraction": 0.5, "confidence_on_correct": 0.7, "bonus_on_correct": 0.1}
+# The share of a step's online rows each per-step figure is a mean over (the fractions are over all of them).
+ROWS_BEHIND = {
+    "bonus_on_correct": "correct_fraction",
+    "divergence_on_correct": "correct_fraction",
+    "entropy_last_on_correct": "correct_fraction",
+    "confidence_on_correct": "correct_fraction",
+    "entropy_last_at_eos": "finished_fraction",
+}
 LOGGED = ("entropy", "loss", "completions/mean_length", "completions/clipped_ratio")  # kept from TRL's log, with
 LOGGED_PREFIXES = ("oger/", "heldout/", "rewards/")  # every OGER, held-out and reward metric
 
@@ -174,10 +182,11 @@ def results_lines(records: dict[str, list[dict]]) -> list[str]:
 
 
 def run_mean(record: dict, key: str) -> float:
-    """A reward-size figure over the whole run, weighting each step by its online rows."""
+    """A reward-size figure over the rows it averages in the whole run, not over steps: a step's figure on correct
+    rows weighs as many rows as the step had correct, H_last at EOS as many as had finished."""
     steps = [s for s in record["bonus_size"] if not math.isnan(s[key])]
-    rows = sum(s["online_rows"] for s in steps)
-    return sum(s[key] * s["online_rows"] for s in steps) / rows if rows else math.nan
+    rows = [s["online_rows"] * (s[ROWS_BEHIND[key]] if key in ROWS_BEHIND else 1.0) for s in steps]
+    return sum(s[key] * n for s, n in zip(steps, rows, strict=True)) / sum(rows) if sum(rows) else math.nan
 
 
 def write_results(records_dir: str, output_dir: str, command: str, docs_plot: str | None = None) -> str:
@@ -196,7 +205,8 @@ def write_results(records_dir: str, output_dir: str, command: str, docs_plot: st
         "",
         "<!-- --8<-- [start:tables] -->",
         "Settings: " + ", ".join(f"{k}={v}" for k, v in settings.items()) + ". Metrics at the last step; ± is the "
-        "half-width of the 95% t-interval over seeds; the reward-size columns are over each run's online rows.",
+        "half-width of the 95% t-interval over seeds; each reward-size column is a mean over the online rows it is "
+        "about (all, correct or finished) in a run.",
         "",
         *results_lines(records),
         "<!-- --8<-- [end:tables] -->",

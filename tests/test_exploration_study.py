@@ -49,7 +49,8 @@ def test_bonus_size_reads_the_online_rows_of_a_completion_table(study):
 
 def record(method: str, seed: int, accuracy: float, entropy: float, bonus: float) -> dict:
     """An 8-step run: held-out accuracy `accuracy` at step 8, token entropy `entropy` at steps 7-8 (the last quarter)
-    and 9 elsewhere, pass@k and distinct answers at step 8, the reward's size at steps 4 (2 rows) and 8 (6 rows)."""
+    and 9 elsewhere, pass@k and distinct answers at step 8, the reward's size at steps 4 (2 rows, both correct, one
+    finished) and 8 (6 rows, 3 correct, 3 finished)."""
     history = [{"step": 0, "heldout/accuracy": 0.0}]
     history += [{"step": s, "entropy": entropy if s >= 7 else 9.0, "loss": 0.1} for s in range(1, 9)]
     history[8].update({"heldout/accuracy": accuracy, "heldout/pass@1": accuracy / 2, "heldout/pass@4": accuracy,
@@ -59,8 +60,8 @@ def record(method: str, seed: int, accuracy: float, entropy: float, bonus: float
     return {
         "method": method, "seed": seed, "seconds": 60.0, "history": history,
         "settings": {"steps": 8, "completion_length": 64},
-        "bonus_size": [{"step": 4, "online_rows": 2, **sizes}, {"step": 8, "online_rows": 6, **sizes,
-                                                                "bonus_on_correct": bonus}],
+        "bonus_size": [{"step": 4, "online_rows": 2, **sizes, "correct_fraction": 1.0, "entropy_last_at_eos": 0.5},
+                       {"step": 8, "online_rows": 6, **sizes, "bonus_on_correct": bonus}],
     }  # fmt: skip
 
 
@@ -99,9 +100,11 @@ def test_one_command_rebuilds_the_tables_from_the_records(records_dir):
     assert paired[5] == f"+0.200 ± {2 * half:.3f}"
     luffy = cells(results, "OGER − LUFFY")  # only seeds 0 and 1 have both: 0.5-0.5, 0.6-0.5 (sd 0.1 / sqrt 2)
     assert luffy[:2] == ["2", f"+0.050 ± {T_975[1] * (0.1 / math.sqrt(2)) / math.sqrt(2):.3f}"]
-    # the reward's size over a run weights each step by its online rows: (2 * 0 + 6 * 0.4) / 8
+    # the reward's size over a run is a mean over the rows behind it: the bonus over the 2 + 3 correct rows of steps
+    # 4 and 8, (2 * 0 + 3 * 0.4) / 5; H_last at EOS over the 1 + 3 finished rows, (1 * 0.5 + 3 * 0.1) / 4
     size_rows = [line for line in results.splitlines() if line.startswith("| OGER |")]
-    assert [c.strip() for c in size_rows[1].split("|")[2:4]] == ["0.500 ± 0.000", "0.300 ± 0.000"]
+    assert [c.strip() for c in size_rows[1].split("|")[2:7]] == [
+        "0.500 ± 0.000", "0.240 ± 0.000", "0.300 ± 0.000", "0.900 ± 0.000", "0.200 ± 0.000"]  # fmt: skip
 
 
 def test_the_study_runs_seed_major_and_skips_recorded_runs(tmp_path, study, monkeypatch):

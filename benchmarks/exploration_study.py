@@ -20,6 +20,7 @@ import dataclasses
 import json
 import math
 import os
+import re
 import shutil
 import statistics
 import sys
@@ -104,7 +105,7 @@ def load_records(records_dir: str) -> dict[str, list[dict]]:
     records: dict[str, list[dict]] = {}
     names = sorted(os.listdir(records_dir)) if os.path.isdir(records_dir) else []
     for name in names:
-        if name.endswith(".json"):
+        if re.fullmatch(r".+_seed\d+\.json", name):  # a record's name (record_path), never a temporary file
             with open(os.path.join(records_dir, name)) as f:
                 record = json.load(f)
             records.setdefault(record["method"], []).append(record)

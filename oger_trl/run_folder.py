@@ -44,9 +44,14 @@ def claim_folder(folder: str, identity: dict, data_dir: str, what: str, option: 
 def replace_atomically(path: str, write) -> None:
     """`write(tmp)`, then `tmp` renamed to `path`: processes sharing a folder never read a half-written file, and
     when several write the same file at once the last rename wins whole."""
-    tmp = f"{path}.{os.getpid()}.tmp{os.path.splitext(path)[1]}"
-    write(tmp)
-    os.replace(tmp, path)
+    tmp = f"{path}.{os.getpid()}.tmp{os.path.splitext(path)[1]}"  # the extension last: writers infer the format
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    except BaseException:  # an interrupted write (Ctrl-C included) leaves no half file beside the whole one
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
 
 
 def write_json(data: dict, path: str) -> None:
@@ -55,7 +60,7 @@ def write_json(data: dict, path: str) -> None:
 
 
 def write_json_atomically(data: dict, path: str) -> None:
-    """`write_json` through `replace_atomically`, creating the folder: an interruption leaves the whole file or none."""
+    """`write_json` through `replace_atomically`, creating the folder: `path` is never left half-written."""
     os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
     replace_atomically(path, lambda tmp: write_json(data, tmp))
 

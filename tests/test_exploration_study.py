@@ -50,7 +50,7 @@ def test_bonus_size_reads_the_online_rows_of_a_completion_table(study):
 def record(method: str, seed: int, accuracy: float, entropy: float, bonus: float) -> dict:
     """An 8-step run: held-out accuracy `accuracy` at step 8, token entropy `entropy` at steps 7-8 (the last quarter)
     and 9 elsewhere, pass@k and distinct answers at step 8, the reward's size at steps 4 (2 rows, both correct, one
-    finished) and 8 (6 rows, 3 correct, 3 finished)."""
+    finished) and 8 (6 rows, 3 correct, 1 finished)."""
     history = [{"step": 0, "heldout/accuracy": 0.0}]
     history += [{"step": s, "entropy": entropy if s >= 7 else 9.0, "loss": 0.1} for s in range(1, 9)]
     history[8].update({"heldout/accuracy": accuracy, "heldout/pass@1": accuracy / 2, "heldout/pass@4": accuracy,
@@ -61,7 +61,8 @@ def record(method: str, seed: int, accuracy: float, entropy: float, bonus: float
         "method": method, "seed": seed, "seconds": 60.0, "history": history,
         "settings": {"steps": 8, "completion_length": 64},
         "bonus_size": [{"step": 4, "online_rows": 2, **sizes, "correct_fraction": 1.0, "entropy_last_at_eos": 0.5},
-                       {"step": 8, "online_rows": 6, **sizes, "bonus_on_correct": bonus}],
+                       {"step": 8, "online_rows": 6, **sizes, "bonus_on_correct": bonus, "finished_fraction": 1 / 6,
+                        "confidence_on_correct": 0.5}],
     }  # fmt: skip
 
 
@@ -74,6 +75,8 @@ def records_dir(tmp_path, study):
     ]  # fmt: skip
     for run in runs:
         write_json_atomically(run, study.record_path(str(tmp_path / "records"), run["method"], run["seed"]))
+    # what a writer killed mid-write leaves (os.replace never ran): not a record, so never read as one
+    (tmp_path / "records" / "OGER_seed3.json.999.tmp.json").write_text('{"method": "OGER", "se')
     return tmp_path
 
 
@@ -100,11 +103,21 @@ def test_one_command_rebuilds_the_tables_from_the_records(records_dir):
     assert paired[5] == f"+0.200 ± {2 * half:.3f}"
     luffy = cells(results, "OGER − LUFFY")  # only seeds 0 and 1 have both: 0.5-0.5, 0.6-0.5 (sd 0.1 / sqrt 2)
     assert luffy[:2] == ["2", f"+0.050 ± {T_975[1] * (0.1 / math.sqrt(2)) / math.sqrt(2):.3f}"]
-    # the reward's size over a run is a mean over the rows behind it: the bonus over the 2 + 3 correct rows of steps
-    # 4 and 8, (2 * 0 + 3 * 0.4) / 5; H_last at EOS over the 1 + 3 finished rows, (1 * 0.5 + 3 * 0.1) / 4
+    # the reward's size over a run is a mean over the rows behind each figure, never a mean of step means:
+    # finished over the 2 + 6 online rows of steps 4 and 8, (1 + 1) / 8; the bonus and exp(-H_last) over the 2 + 3
+    # correct rows, (2 * 0 + 3 * 0.4) / 5 and (2 * 0.9 + 3 * 0.5) / 5; H_last at EOS over the 1 + 1 finished rows
     size_rows = [line for line in results.splitlines() if line.startswith("| OGER |")]
     assert [c.strip() for c in size_rows[1].split("|")[2:7]] == [
-        "0.500 ± 0.000", "0.240 ± 0.000", "0.300 ± 0.000", "0.900 ± 0.000", "0.200 ± 0.000"]  # fmt: skip
+        "0.250 ± 0.000", "0.240 ± 0.000", "0.300 ± 0.000", "0.660 ± 0.000", "0.300 ± 0.000"]  # fmt: skip
+
+
+def test_the_regime_is_read_over_the_last_half_of_a_run(study):
+    late = study.in_regime(record("OGER", 0, 0.5, 1.0, 0.4))  # 8 steps: only step 8 is past the half
+    assert late == {
+        "finished_fraction": (pytest.approx(1 / 6), False),
+        "confidence_on_correct": (pytest.approx(0.5), False),
+        "bonus_on_correct": (pytest.approx(0.4), True),
+    }
 
 
 def test_the_study_runs_seed_major_and_skips_recorded_runs(tmp_path, study, monkeypatch):

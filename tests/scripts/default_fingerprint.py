@@ -1,9 +1,9 @@
 """The fingerprint of a short OGER run with the default configuration: the logged loss, rewards and OGER metrics
 of each step and a SHA-256 of the trained parameters. `tests/test_default_fingerprint.py` compares today's code
-with the values this script printed at the commit before the pluggable bonuses (issue 15), whose acceptance is
-"with the defaults, results are bit-identical to today's OGER".
+with what this script computes, on the same machine, for the tree of the commit before the pluggable bonuses
+(issue 15), whose acceptance is "with the defaults, results are bit-identical to today's OGER".
 
-Rebuild the recorded values at another tree (its `oger_trl` and `tests/helpers.py` are imported first):
+The fingerprint of another tree (its `oger_trl` and `tests/helpers.py` are imported first):
 
     git worktree add /tmp/before f643c2e
     HF_HUB_OFFLINE=1 python tests/scripts/default_fingerprint.py --tree /tmp/before --output before.json

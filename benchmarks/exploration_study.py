@@ -187,7 +187,8 @@ def run_mean(record: dict, key: str) -> float:
     rows weighs as many rows as the step had correct, H_last at EOS as many as had finished."""
     steps = [s for s in record["bonus_size"] if not math.isnan(s[key])]
     rows = [s["online_rows"] * (s[ROWS_BEHIND[key]] if key in ROWS_BEHIND else 1.0) for s in steps]
-    return sum(s[key] * n for s, n in zip(steps, rows, strict=True)) / sum(rows) if sum(rows) else math.nan
+    total = sum(rows)
+    return sum(s[key] * n for s, n in zip(steps, rows, strict=True)) / total if total else math.nan
 
 
 def write_results(records_dir: str, output_dir: str, command: str, docs_plot: str | None = None) -> str:

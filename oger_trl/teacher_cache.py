@@ -13,7 +13,6 @@ import json
 import logging
 import os
 import struct
-import tempfile
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator
 
@@ -24,6 +23,7 @@ from tqdm.auto import tqdm
 
 from .encoder import SentenceEncoder
 from .paths import check_writable_folder, new_file_mode
+from .run_folder import replace_atomically
 
 logger = logging.getLogger(__name__)
 
@@ -98,7 +98,7 @@ def _payload_checksum(digests: np.ndarray, embeddings: np.ndarray) -> str:
 
 
 def write_table(path: str, key: str, encoder: SentenceEncoder, table: EmbeddingTable) -> None:
-    """Write a cache file atomically: a temporary file in the same folder, fsync, then rename over `path`."""
+    """Write a cache file atomically (`replace_atomically`), fsynced before the rename."""
     os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
     metadata = {
         "format": CACHE_FORMAT,
@@ -109,17 +109,14 @@ def write_table(path: str, key: str, encoder: SentenceEncoder, table: EmbeddingT
         "dim": str(encoder.dim),
         "checksum": _payload_checksum(table.digests, table.embeddings),
     }
-    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path) or ".", suffix=".tmp")
-    os.close(fd)
-    try:
+
+    def write(tmp: str) -> None:
         save_file({"digests": table.digests, "embeddings": table.embeddings}, tmp, metadata=metadata)
         with open(tmp, "rb") as f:
             os.fsync(f.fileno())
-        os.chmod(tmp, new_file_mode())  # mkstemp makes 0600 files: a shared cache follows the umask
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+        os.chmod(tmp, new_file_mode())  # safetensors writes 0600 files: a shared cache follows the umask
+
+    replace_atomically(path, write)
 
 
 def load_table(path: str, key: str, dim: int) -> EmbeddingTable:

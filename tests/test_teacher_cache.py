@@ -32,7 +32,7 @@ def test_first_run_encodes_each_distinct_text_once_and_later_runs_only_load(tmp_
     _store, path, encoded = build(encoder, tmp_path, dataset)
     assert encoded == len(texts)
     assert os.path.basename(path).startswith("teachers-") and path.endswith(".safetensors")
-    assert not [f for f in os.listdir(tmp_path) if f.endswith(".tmp")]  # atomic write left no temporary file
+    assert os.listdir(tmp_path) == [os.path.basename(path)]  # the atomic write left no temporary file
 
     again, same_path, encoded_again = build(encoder, tmp_path, dataset.shuffle(seed=3))
     assert same_path == path and encoded_again == 0
